@@ -1,0 +1,1 @@
+"""Prefect flows that compose the library's stages; no algorithm lives here."""

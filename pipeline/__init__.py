@@ -1,0 +1,1 @@
+"""platypus-curate: curation and contamination checking for instruction-tuning data."""

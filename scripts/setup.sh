@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Idempotent set-up: a virtual environment at .venv with the project and its test tools.
+# Torch goes in first: with no GPU, pip takes the CPU wheel (a bare `torch` requirement
+# would pull a CUDA build of several GB); with a GPU, the default (CUDA) build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+stamp=.venv/.setup-done
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/curate ]; then
+  exit 0
+fi
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    echo "setup: installing torch (GPU present)" >&2
+    "${pip[@]}" torch
+  else
+    echo "setup: installing torch 2.13.0 (CPU wheel)" >&2
+    "${pip[@]}" "torch==2.13.0"
+  fi
+fi
+echo "setup: installing the project into .venv (a minute or two the first time)" >&2
+"${pip[@]}" -e ".[dev,train]"
+echo "$want" > "$stamp"

@@ -48,6 +48,7 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: reports/<config name>)."),
     sources: Optional[str] = typer.Option(None, help="Comma-separated source names to run (default: all)."),
     prefer_local: bool = typer.Option(False, "--prefer-local", help="Read a source's local copy where it declares one."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Cache folder kept between runs (overrides the config's state_dir)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; warnings and errors only."),
 ) -> None:
     """Run the curation flow and print where the dataset, manifest and quarantine went."""
@@ -58,6 +59,8 @@ def run(
             cfg = cfg.select_sources([s.strip() for s in sources.split(",") if s.strip()])
         if prefer_local:
             cfg = cfg.model_copy(update={"prefer": "local"})
+        if state_dir:
+            cfg = cfg.model_copy(update={"state_dir": str(state_dir.resolve())})
     except ConfigError as exc:
         _fail(exc.lines, 2)
     out_dir = (out or Path("reports") / cfg.name).resolve()

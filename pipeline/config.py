@@ -227,7 +227,10 @@ class RunConfig(Strict):
         data = self.model_dump()
         data["sources"] = [s.model_dump() for s in chosen]
         data["dedup"]["source_priority"] = priority
-        return RunConfig.model_validate(data)
+        try:
+            return RunConfig.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError([f"--sources: {line}" for line in _error_lines(exc)]) from None
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

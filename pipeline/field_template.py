@@ -122,6 +122,15 @@ def _lookup(row: dict[str, Any], ph: Placeholder) -> Any:
     return value
 
 
+def option_label(index: int) -> str:
+    """A, B, ..., Z, AA, AB, ...: spreadsheet-style, so long option lists never run out."""
+    label, index = "", index + 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        label = string.ascii_uppercase[rest] + label
+    return label
+
+
 def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
@@ -129,9 +138,9 @@ def _as_list(value: Any) -> list:
 def _apply(value: Any, filters: tuple[str, ...]) -> Any:
     for name in filters:
         if name == "lettered":
-            value = "\n".join(f"{string.ascii_uppercase[i]}. {_to_text(v)}" for i, v in enumerate(_as_list(value)))
+            value = "\n".join(f"{option_label(i)}. {_to_text(v)}" for i, v in enumerate(_as_list(value)))
         elif name == "paren_lettered":
-            value = " ".join(f"({string.ascii_uppercase[i]}) {_to_text(v)}" for i, v in enumerate(_as_list(value)))
+            value = " ".join(f"({option_label(i)}) {_to_text(v)}" for i, v in enumerate(_as_list(value)))
         elif name == "lines":
             value = "\n".join(_to_text(v) for v in _as_list(value))
         elif name == "comma":

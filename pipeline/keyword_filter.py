@@ -55,9 +55,12 @@ def keyword_filter(records: pl.DataFrame, rules: dict[str, tuple[SourceKeywordFi
         for i, keyword in enumerate(keywords):
             hits_rows.append({"source": source, "keyword": keyword, "hits": int(matches[str(i)].sum())})
         # The first keyword (in list order) that matched a row, or null.
-        first_hit = matches.select(
-            pl.coalesce([pl.when(pl.col(str(i))).then(pl.lit(k)) for i, k in enumerate(keywords)]).alias("kw")
-        )["kw"]
+        if keywords:
+            first_hit = matches.select(
+                pl.coalesce([pl.when(pl.col(str(i))).then(pl.lit(k)) for i, k in enumerate(keywords)]).alias("kw")
+            )["kw"]
+        else:  # an empty list matches nothing: include mode drops every row, exclude keeps every row
+            first_hit = pl.Series("kw", [None] * group.height, dtype=pl.String)
         group = group.with_columns(first_hit.alias("_kw"))
         if rule.mode == "include":
             kept_parts.append(group.filter(pl.col("_kw").is_not_null()))

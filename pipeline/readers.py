@@ -10,6 +10,7 @@ retried on transient network errors only.
 
 from __future__ import annotations
 
+import codecs
 import glob
 import json
 import logging
@@ -20,7 +21,7 @@ from typing import Any, Iterator
 
 import polars as pl
 
-from pipeline.config import HubSpec, LocalSpec, expand_env
+from pipeline.config import ConfigError, HubSpec, LocalSpec, expand_env
 
 log = logging.getLogger(__name__)
 REPLACEMENT_CHAR = "\ufffd"
@@ -41,7 +42,10 @@ class RawRow:
 
 
 def local_files(spec: LocalSpec, base_dir: Path) -> list[Path]:
-    pattern = expand_env(spec.path)
+    try:
+        pattern = expand_env(spec.path)
+    except ConfigError as exc:
+        raise SourceReadError(exc.lines[0]) from None
     if not Path(pattern).is_absolute():
         pattern = str(base_dir / pattern)
     files = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
@@ -67,6 +71,8 @@ def read_local(spec: LocalSpec, base_dir: Path) -> Iterator[RawRow]:
 def _read_jsonl(path: Path, fmt: str) -> Iterator[RawRow]:
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)
             if not line.strip():
                 continue  # blank lines carry no row
             where = f"line {number}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_WHITESPACE = re.compile(r"\s+")
+_WHITESPACE = re.compile(r"[\s\x00]+")  # NUL too: it is the key's separator
 
 
 def normalize_text(text: str) -> str:
@@ -23,7 +23,8 @@ def normalize_text(text: str) -> str:
 
 
 def normalized_key(instruction: str, input: str) -> str:
-    # NUL keeps "a b" + "" apart from "a" + "b"; it cannot survive normalisation inside a part.
+    # NUL keeps "a b" + "" apart from "a" + "b"; normalize_text folds NUL to a space, so it
+    # cannot occur inside a part.
     return normalize_text(instruction) + "\x00" + normalize_text(input)
 
 

@@ -120,6 +120,40 @@ class SourceConfig(Strict):
         return self.split or (self.hub.split if self.hub else "train")
 
 
+class CustomFields(Strict):
+    """Field names in a custom file. `choices`: one list-valued field, or several columns."""
+
+    question: str
+    answer: str
+    answer_is: Literal["text", "label", "index"] = "text"
+    choices: str | list[str] | None = None
+    id: str | None = None
+    subject: str | None = None
+    solution: str | None = None
+
+
+class BenchmarkSpec(Strict):
+    name: str
+    builtin: str | None = None
+    path: str | None = None  # custom file, relative to the data root unless absolute
+    format: Literal["jsonl", "csv"] | None = None  # default: from the extension
+    fields: CustomFields | None = None
+    hub: HubSpec | None = None  # unset config / split / revision: the built-in's
+    origin: Literal["local", "hub"] = "local"
+    local_path: str | None = None  # override a built-in's default file
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "BenchmarkSpec":
+        if self.builtin is not None:
+            from pipeline.benchmarks import BUILTIN_BENCHMARKS  # the registry lives with the adapters
+
+            if self.builtin not in BUILTIN_BENCHMARKS:
+                raise ValueError(f"unknown builtin {self.builtin!r} (known: {', '.join(BUILTIN_BENCHMARKS)})")
+        elif self.fields is None or (self.path is None if self.origin == "local" else self.hub is None):
+            raise ValueError("a custom benchmark needs `fields` and `path` (or `hub` with origin = 'hub')")
+        return self
+
+
 class IngestConfig(Strict):
     max_text_chars: int = Field(100_000, gt=0)  # longer instruction/input/output is quarantined
     hub_retries: int = Field(3, ge=0)
@@ -169,6 +203,43 @@ class ExportConfig(Strict):
     description: str = ""
 
 
+class LeakCategory(str, Enum):
+    DUPLICATE = "duplicate"
+    GRAY_AREA = "gray-area"
+    SIMILAR_BUT_DIFFERENT = "similar-but-different"
+    CLEAN = "clean"
+
+
+class CategoryAction(Strict):
+    action: Literal["remove", "keep"]
+    review: bool = False  # list it for reviewers
+
+
+def _default_actions() -> dict[LeakCategory, CategoryAction]:
+    return {
+        LeakCategory.DUPLICATE: CategoryAction(action="remove"),
+        LeakCategory.GRAY_AREA: CategoryAction(action="remove", review=True),
+        LeakCategory.SIMILAR_BUT_DIFFERENT: CategoryAction(action="keep", review=True),
+    }
+
+
+class LeakRules(Strict):
+    """Thresholds of the leak classifier (pipeline/leak_classifier.py documents each rule)."""
+
+
+class ContaminationConfig(Strict):
+    enabled: bool = False
+    # Benchmarks to check against; empty means all built-ins.
+    benchmarks: list[BenchmarkSpec] = Field(default_factory=list)
+    # Where the built-ins' local files are (shared/data layout); "" means the hub.
+    data_root: str = "${SHARED_DATA:-}"
+    min_cosine: float = Field(0.8, ge=-1.0, le=1.0)  # the paper's threshold for a flagged pair
+    candidate_cosine: float = Field(0.6, ge=-1.0, le=1.0)  # how far below it candidates are gathered
+    top_k: int = Field(5, gt=0)  # embedding candidates kept per training row and benchmark
+    rules: LeakRules = Field(default_factory=LeakRules)
+    actions: dict[LeakCategory, CategoryAction] = Field(default_factory=_default_actions)
+
+
 class RunConfig(Strict):
     name: str = "curate"
     seed: int = 0
@@ -179,6 +250,7 @@ class RunConfig(Strict):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
     prefer: Literal["hub", "local"] = "hub"  # which origin to read when a source declares both
 
     # Set by `load_config`, not by the file: where relative paths are resolved from. It is

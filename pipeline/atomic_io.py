@@ -56,6 +56,12 @@ def write_parquet(path: str | Path, frame: pl.DataFrame) -> Path:
     return Path(path)
 
 
+def write_csv(path: str | Path, frame: pl.DataFrame) -> Path:
+    with atomic_path(path) as tmp:
+        frame.write_csv(tmp)
+    return Path(path)
+
+
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -68,13 +68,18 @@ def run(
     if skipped:
         typer.echo(f"not selected, skipped: {', '.join(skipped)}")
 
+    _run_flow(cfg, out_dir)
+
+
+def _run_flow(cfg, out_dir: Path) -> None:
     from flows.curate import curate_flow
+    from pipeline.benchmarks import BenchmarkError
     from pipeline.ingest import IngestError
     from pipeline.manifest import AccountingError
 
     try:
         result = curate_flow(config=cfg, out_dir=str(out_dir))
-    except (IngestError, AccountingError, FileNotFoundError) as exc:
+    except (IngestError, AccountingError, BenchmarkError, FileNotFoundError) as exc:
         _fail(str(exc), 1)
     totals = result["totals"]
     typer.echo(
@@ -83,6 +88,40 @@ def run(
     typer.echo(f"dataset:    {result['dataset']}")
     typer.echo(f"manifest:   {result['manifest']}")
     typer.echo(f"quarantine: {result['quarantine']}")
+    typer.echo(f"report:     {result['report']}")
+    leaks = Path(result["run_dir"]) / "contamination" / "leaks.jsonl"
+    if leaks.exists():
+        typer.echo(f"leaks:      {leaks}")
+
+
+@app.command()
+def check(
+    train: Path = typer.Option(..., "--train", help="Alpaca JSON or JSONL file to check."),
+    benchmark: list[str] = typer.Option(
+        [], "--benchmark", "-b", help="NAME or NAME=PATH (a built-in, from PATH); repeat. Default: all built-ins."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Take embedding, rules and actions from this config."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder with the built-ins' local files (shared/data layout)."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Cache folder kept between runs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; warnings and errors only."),
+) -> None:
+    """Check a training file against benchmark test sets: leaks found, classified, with evidence."""
+    _quiet_environment(quiet)
+    if not train.is_file():
+        _fail(f"--train: file not found: {train}", 2)
+    from pipeline.check_steps import check_config
+
+    try:
+        base = load_config(config) if config else None
+        cfg = check_config(train, benchmark, base, str(data_root) if data_root else None)
+        if state_dir:
+            cfg = cfg.model_copy(update={"state_dir": str(state_dir.resolve())})
+    except ConfigError as exc:
+        _fail(exc.lines, 2)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    _run_flow(cfg, out.resolve())
 
 
 @app.command("validate-config")
@@ -93,6 +132,11 @@ def validate_config(config: Path = typer.Argument(..., help="Config file to chec
     except ConfigError as exc:
         _fail(exc.lines, 2)
     typer.echo(f"ok: {config} ({len(cfg.sources)} sources: {', '.join(s.name for s in cfg.sources)})")
+
+
+from pipeline.review_cli import review_app  # noqa: E402  (the `review` sub-commands)
+
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:  # pragma: no cover - console entry point

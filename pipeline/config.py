@@ -226,6 +226,21 @@ def _default_actions() -> dict[LeakCategory, CategoryAction]:
 class LeakRules(Strict):
     """Thresholds of the leak classifier (pipeline/leak_classifier.py documents each rule)."""
 
+    # A near copy: at most this many words of the benchmark question replaced, removed or
+    # added inside it (framing sentences and options around it do not count).
+    near_copy_words: int = Field(3, ge=0)
+    # Same template: word-sequence ratio (difflib over normalised words) at least this;
+    # with a different answer it makes a similar-but-different pair.
+    template_ratio: float = Field(0.5, ge=0.0, le=1.0)
+    # With no readable answer, the wording must be this close for a changed detail to
+    # count as similar-but-different rather than a rewording (gray-area).
+    template_ratio_unknown_answer: float = Field(0.6, ge=0.0, le=1.0)
+    # A rewording (gray-area) with the gold answer may score this far below min_cosine:
+    # paraphrases and translations often do.
+    same_answer_cosine: float = Field(0.6, ge=-1.0, le=1.0)
+    # A bare option letter is an answer only when the prompt shows the benchmark's options.
+    letter_needs_options: bool = True
+
 
 class ContaminationConfig(Strict):
     enabled: bool = False

@@ -123,7 +123,8 @@ def ingest_source(source: SourceConfig, config: RunConfig, on_row: Callable[[], 
             continue
         try:
             instruction, input_, output = map_row(raw.data, mapping, config.ingest.max_text_chars)
-            source_id = str(mapping.id.render(raw.data)) if mapping.id else str(row_index)
+            # An id template that renders empty (`{id?}` on a row without one) falls back to the row number.
+            source_id = (str(mapping.id.render(raw.data)) if mapping.id else "") or str(row_index)
         except (ValueError, MissingField) as exc:
             reason = str(exc) if not isinstance(exc, MissingField) else f"missing id field '{exc}'"
             quarantine.append({**base, "reason": reason, "raw": _preview(raw.data)})

@@ -13,8 +13,10 @@ Run directory:
     stages/embed/vectors.npy   unit vectors of instruction + input, row-aligned with exact_dedup's kept rows
     quarantine.jsonl           rows that could not be ingested, with file, location and reason
     removed.parquet            every removed row with stage, reason, partner and score
+    contamination/             leaks.parquet/.jsonl, matrix.csv, flagged_items.json (when the check runs)
     dataset/                   alpaca.json, data.jsonl, data.parquet, README.md (dataset card)
     manifest.json              config, versions, funnel per stage and source, file hashes
+    report.html, report.md     the reviewers' page and its markdown twin (written after the manifest)
     _SUCCESS                   written last
 """
 
@@ -37,6 +39,7 @@ from pipeline.keyword_filter import keyword_filter, read_keyword_list
 from pipeline.manifest import account, file_entries, funnel_markdown, package_versions, stage_funnel
 from pipeline.progress import progress
 from pipeline.semantic_dedup import semantic_dedup
+from pipeline.split_provenance import split_provenance
 from pipeline.stage_result import StageResult
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,7 @@ def stage_dir(run_dir: Path, stage: str) -> Path:
     return Path(run_dir) / "stages" / stage
 
 
-def _finish(run_dir: Path, stage: str, files: dict[str, Path], stats: dict) -> StepOutput:
+def finish_step(run_dir: Path, stage: str, files: dict[str, Path], stats: dict) -> StepOutput:
     folder = stage_dir(run_dir, stage)
     write_json(folder / "stats.json", stats)
     out = StepOutput(stage, {k: str(v) for k, v in files.items()}, {k: sha256_file(v) for k, v in files.items()}, stats)
@@ -67,7 +70,7 @@ def _finish(run_dir: Path, stage: str, files: dict[str, Path], stats: dict) -> S
     return out
 
 
-def _write_result(run_dir: Path, result: StageResult, input_rows: int) -> StepOutput:
+def write_stage_result(run_dir: Path, result: StageResult, input_rows: int) -> StepOutput:
     folder = stage_dir(run_dir, result.stage)
     files = {
         "kept": write_parquet(folder / "kept.parquet", result.kept),
@@ -77,7 +80,7 @@ def _write_result(run_dir: Path, result: StageResult, input_rows: int) -> StepOu
         files["evidence"] = write_parquet(folder / "evidence.parquet", result.evidence)
     stats = {"in": input_rows, "kept": result.kept.height, "dropped": result.dropped.height, **result.stats}
     log.info("%s: %d in, %d kept, %d removed", result.stage, input_rows, result.kept.height, result.dropped.height)
-    return _finish(run_dir, result.stage, files, stats)
+    return finish_step(run_dir, result.stage, files, stats)
 
 
 def step_ingest(config: RunConfig, run_dir: Path) -> StepOutput:
@@ -96,7 +99,7 @@ def step_ingest(config: RunConfig, run_dir: Path) -> StepOutput:
         "quarantined": result.quarantine.height,
         "sources": {name: asdict(report) for name, report in result.sources.items()},
     }
-    return _finish(run_dir, "ingest", files, stats)
+    return finish_step(run_dir, "ingest", files, stats)
 
 
 def step_keyword_filter(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
@@ -115,7 +118,7 @@ def step_keyword_filter(config: RunConfig, run_dir: Path, records_path: str) -> 
             top = group.filter(pl.col("hits") > 0).sort("hits", descending=True).head(10)
             log.info("keyword hits in %s: %s", source, ", ".join(f"{k}={h}" for k, h in top.select("keyword", "hits").iter_rows()))
     result.stats["lists"] = {name: [str(_keyword_file(folder, l)) for l in r.lists] for name, (r, _) in rules.items()}
-    return _write_result(Path(run_dir), result, records.height)
+    return write_stage_result(Path(run_dir), result, records.height)
 
 
 def _keyword_file(folder: Path, name: str) -> Path:
@@ -128,7 +131,7 @@ def _keyword_file(folder: Path, name: str) -> Path:
 def step_exact_dedup(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
     records = pl.read_parquet(records_path)
     result = exact_dedup(records, config.dedup.exact, config.dedup.keep, config.dedup.source_priority)
-    return _write_result(Path(run_dir), result, records.height)
+    return write_stage_result(Path(run_dir), result, records.height)
 
 
 def step_embed(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
@@ -143,7 +146,7 @@ def step_embed(config: RunConfig, run_dir: Path, records_path: str) -> StepOutpu
     save_vectors(path, vectors)
     stats = {"texts": len(texts), "model": embedder.identity, "device": embedder.device, "dim": embedder.dim, **cache.describe()}
     log.info("embedded %d texts: %d from cache, %d computed", len(texts), cache.hits, cache.computed)
-    return _finish(Path(run_dir), "embed", {"vectors": path}, stats)
+    return finish_step(Path(run_dir), "embed", {"vectors": path}, stats)
 
 
 def step_semantic_dedup(config: RunConfig, run_dir: Path, records_path: str, vectors_path: str) -> StepOutput:
@@ -153,7 +156,7 @@ def step_semantic_dedup(config: RunConfig, run_dir: Path, records_path: str, vec
         result = semantic_dedup(
             records, vectors, config.dedup.semantic, config.dedup.keep, config.dedup.source_priority, progress=advance
         )
-    return _write_result(Path(run_dir), result, records.height)
+    return write_stage_result(Path(run_dir), result, records.height)
 
 
 def finalize(config: RunConfig, run_dir: Path, steps: list[StepOutput]) -> StepOutput:
@@ -212,6 +215,10 @@ def finalize(config: RunConfig, run_dir: Path, steps: list[StepOutput]) -> StepO
         "sources": sources_meta,
         "stages": [{**row, **_stage_stats(by_stage.get(row["stage"]))} for row in stages],
         "funnel": funnel,
+        "split_provenance": split_provenance(
+            config.sources, sorted(by_stage["contamination"].stats.get("benchmarks", {})) if "contamination" in by_stage else []
+        ),
+        "contamination": _contamination_summary(by_stage.get("contamination")),
         "totals": {
             "read": sum(rows_read.values()),
             "quarantined": quarantine.height,
@@ -221,7 +228,6 @@ def finalize(config: RunConfig, run_dir: Path, steps: list[StepOutput]) -> StepO
         "files": file_entries(run_dir, outputs),
     }
     write_json(run_dir / "manifest.json", manifest)
-    write_text(run_dir / SUCCESS, config.fingerprint() + "\n")
     return StepOutput(
         "finalize",
         {"manifest": str(run_dir / "manifest.json"), "dataset": str(run_dir / "dataset"), "quarantine": str(run_dir / "quarantine.jsonl")},
@@ -230,10 +236,28 @@ def finalize(config: RunConfig, run_dir: Path, steps: list[StepOutput]) -> StepO
     )
 
 
+def step_report(config: RunConfig, run_dir: Path) -> StepOutput:
+    """Write report.html / report.md (they read the manifest), then the run's success marker."""
+    from pipeline.report_render import REPORT_HTML, REPORT_MD, write_report
+
+    run_dir = Path(run_dir)
+    write_report(run_dir, config=config)
+    write_text(run_dir / SUCCESS, config.fingerprint() + "\n")
+    return StepOutput("report", {"html": str(run_dir / REPORT_HTML), "markdown": str(run_dir / REPORT_MD)})
+
+
+def _contamination_summary(step: StepOutput | None) -> dict | None:
+    if step is None:
+        return None
+    keep = ("benchmarks", "leaks", "by_category", "rules", "actions")
+    return {k: step.stats[k] for k in keep if k in step.stats} | {"outputs": "contamination/"}
+
+
 def _stage_stats(step: StepOutput | None) -> dict:
     if step is None:
         return {}
-    return {"details": {k: v for k, v in step.stats.items() if k not in ("in", "kept", "dropped", "sources")}}
+    skip = ("in", "kept", "dropped", "sources", "split_provenance")
+    return {"details": {k: v for k, v in step.stats.items() if k not in skip}}
 
 
 def load_manifest(run_dir: Path) -> dict:

@@ -1,0 +1,131 @@
+"""The contamination step's I/O edge: load benchmarks, embed them (cached), run the check,
+write `contamination/` in the run directory.
+
+Outputs:
+    contamination/leaks.parquet, leaks.jsonl   one row per flagged (training row, benchmark item) pair
+    contamination/matrix.csv                   counts: source x benchmark x category
+    contamination/flagged_items.json           per benchmark, the item ids a leak touched (score a clean subset)
+    contamination/split_provenance.json        sources derived from an evaluation split
+    stages/contamination/                      kept, dropped, evidence (all candidate pairs), stats
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from pipeline.atomic_io import write_csv, write_json, write_jsonl, write_parquet
+from pipeline.benchmarks import BUILTIN_BENCHMARKS, load_benchmark
+from pipeline.config import BenchmarkSpec, ContaminationConfig, RunConfig, expand_env
+from pipeline.contamination import contamination_check, flagged_items, leak_matrix
+from pipeline.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text, load_vectors
+from pipeline.progress import progress
+from pipeline.run_steps import write_stage_result
+from pipeline.split_provenance import split_provenance
+
+log = logging.getLogger(__name__)
+STAGE = "contamination"
+
+
+def benchmark_specs(config: ContaminationConfig) -> list[BenchmarkSpec]:
+    """The configured benchmarks, or every built-in (local when a data root is set, else the hub)."""
+    if config.benchmarks:
+        return list(config.benchmarks)
+    origin = "local" if expand_env(config.data_root) else "hub"
+    return [BenchmarkSpec(name=name, builtin=name, origin=origin) for name in BUILTIN_BENCHMARKS]
+
+
+def load_all_benchmarks(config: RunConfig) -> pl.DataFrame:
+    root_text = expand_env(config.contamination.data_root)
+    root = config.resolve_path(root_text) if root_text else None
+    frames = [load_benchmark(spec, root) for spec in benchmark_specs(config.contamination)]
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def row_aligned_vectors(records: pl.DataFrame, embedded_keys: list[str], vectors: np.ndarray) -> np.ndarray:
+    """Vectors for `records`, taken from an embedding of a superset of its rows."""
+    position = {key: i for i, key in enumerate(embedded_keys)}
+    return vectors[[position[key] for key in records["row_key"].to_list()]]
+
+
+def step_contamination(config: RunConfig, run_dir: Path, records_path: str, embedded_path: str, vectors_path: str):
+    run_dir = Path(run_dir)
+    records = pl.read_parquet(records_path)
+    embedded_keys = pl.read_parquet(embedded_path, columns=["row_key"])["row_key"].to_list()
+    train_vectors = row_aligned_vectors(records, embedded_keys, load_vectors(Path(vectors_path), mmap=False))
+    benchmarks = load_all_benchmarks(config)
+    log.info("contamination: %d training rows against %d benchmark items", records.height, benchmarks.height)
+
+    embedder = SentenceTransformerEmbedder(config.embedding)
+    cache = EmbeddingCache(config.state_path() / "embeddings", embedder)
+    with progress("embedding benchmarks", 2 * benchmarks.height, unit="texts") as advance:
+        stems = cache.encode(benchmarks["question"].to_list(), progress=advance)
+        full = cache.encode(benchmarks["question_with_choices"].to_list(), progress=advance)
+
+    result = contamination_check(records, train_vectors, benchmarks, stems, full, config.contamination)
+    leaks = result.evidence.filter(pl.col("category") != "clean") if result.evidence is not None else pl.DataFrame()
+    folder = run_dir / "contamination"
+    write_parquet(folder / "leaks.parquet", leaks)
+    write_jsonl(folder / "leaks.jsonl", leaks.to_dicts())
+    write_csv(folder / "matrix.csv", leak_matrix(leaks))
+    write_json(folder / "flagged_items.json", flagged_items(leaks))
+    provenance = split_provenance(config.sources, sorted(set(benchmarks["benchmark"].to_list())))
+    write_json(folder / "split_provenance.json", provenance)
+    for warning in provenance:
+        log.warning(warning["message"])
+    result.stats.update(
+        {
+            "benchmarks": {name: int(n) for name, n in benchmarks.group_by("benchmark").len().iter_rows()},
+            "leaks": leaks.height,
+            "split_provenance": provenance,
+            "benchmark_embeddings": cache.describe(),
+        }
+    )
+    return write_stage_result(run_dir, result, records.height)
+
+
+def check_config(
+    train_file: Path,
+    benchmarks: list[str],
+    base: RunConfig | None = None,
+    data_root: str | None = None,
+) -> RunConfig:
+    """The RunConfig that `curate check` runs: the file as the only source, no filter, no dedup."""
+    from pipeline.config import config_from_dict
+
+    data = base.model_dump(mode="json") if base is not None else {}
+    specs = []
+    for item in benchmarks:
+        name, _, path = item.partition("=")
+        if name not in BUILTIN_BENCHMARKS:
+            raise ValueError(f"--benchmark {item}: unknown benchmark {name!r} (built-ins: {', '.join(BUILTIN_BENCHMARKS)}; custom ones go in a config)")
+        spec = {"name": name, "builtin": name}
+        if path:
+            spec["local_path"] = str(Path(path).resolve())
+        specs.append(spec)
+    contamination = {**data.get("contamination", {}), "enabled": True}
+    if specs:
+        contamination["benchmarks"] = specs
+    if data_root is not None:
+        contamination["data_root"] = str(Path(data_root).resolve())
+    fmt = "json" if train_file.suffix.lower() == ".json" else "jsonl"
+    data.update(
+        {
+            "name": data.get("name") or f"check-{train_file.stem}",
+            "sources": [
+                {
+                    "name": "train",
+                    "license": "unknown",
+                    "local": {"path": str(train_file.resolve()), "format": fmt},
+                    "fields": {"instruction": "instruction", "input": "input", "output": "output", "id": "{id?}"},
+                }
+            ],
+            "dedup": {"exact": {"enabled": False}, "semantic": {"enabled": False}},
+            "contamination": contamination,
+        }
+    )
+    data.pop("config_dir", None)
+    return config_from_dict(data, base.config_dir if base is not None else Path.cwd())

@@ -1,0 +1,162 @@
+"""Candidate (training row, benchmark item) pairs for the contamination check.
+
+Open-Platypus (arXiv 2308.07317, section 2.3) flags a training question when its
+embedding cosine to a benchmark test question reaches 0.8. We keep that promise as a
+range search, not a top-1 lookup: every pair at or above `min_cosine` is a candidate,
+whatever its rank. Below it, down to `candidate_cosine`, the classifier still gets to
+see the closest few (paraphrases and translations often score 0.6-0.8), at most
+`top_k` per training row and benchmark, so one large benchmark (MMLU) cannot crowd out
+the one GSM8K item a row was rewritten from.
+
+Embeddings truncate long text and blur exact wording, so three lexical channels add
+candidates whatever their cosine:
+
+- `exact`: the normalised training text (NFKC, case-folded, punctuation and `$`
+  deleted) equals a benchmark stem or stem-with-options;
+- `ngram13`: lm-evaluation-harness's decontamination rule (GPT-3 paper, Brown et al.
+  2020, appendix C): a word 13-gram of the item (stem with options) occurs in the
+  training text;
+- `ngram8`: the same with 8-grams over the stem alone, for short items.
+
+N-gram hits are ranked by the share of the item's grams found and capped at `top_k`
+per training row and benchmark (shared boilerplate, such as MMLU's moral-scenario
+preamble, would otherwise make hundreds of candidates); exact matches are never cut.
+Both cosines (against the stem and against the stem with options) are computed for
+every candidate, so the decision step can read them whichever channel found the pair.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import polars as pl
+
+from pipeline.config import ContaminationConfig
+from pipeline.pair_search import range_pairs
+from pipeline.text_overlap import LM_EVAL_NGRAM, SHORT_NGRAM, NgramIndex, normalize_for_match
+
+CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
+    "train_index": pl.Int64(),
+    "bench_index": pl.Int64(),
+    "cosine_stem": pl.Float64(),
+    "cosine_full": pl.Float64(),
+    "cosine": pl.Float64(),  # the larger of the two
+    "found_by": pl.String(),  # comma-joined channels: embedding, exact, ngram13, ngram8
+}
+CHANNELS = ("embedding", "exact", "ngram13", "ngram8")
+
+
+def _embedding_pairs(train_vectors, bench_vectors, floor: float) -> set[tuple[int, int]]:
+    pairs = range_pairs(train_vectors, bench_vectors, threshold=floor)
+    return set(zip(pairs.left.tolist(), pairs.right.tolist()))
+
+
+def _exact_pairs(train_texts: list[str], benchmarks: pl.DataFrame) -> set[tuple[int, int]]:
+    by_text: dict[str, list[int]] = defaultdict(list)
+    for column in ("question", "question_with_choices"):
+        for index, text in enumerate(benchmarks[column].to_list()):
+            if key := normalize_for_match(text):
+                by_text[key].append(index)
+    found = set()
+    for t, text in enumerate(train_texts):
+        for b in by_text.get(normalize_for_match(text), ()):
+            found.add((t, b))
+    return found
+
+
+def _ngram_hits(train_texts: list[str], bench_texts: list[str], n: int) -> dict[tuple[int, int], float]:
+    """(train, bench) -> share of the item's n-grams found in the training text."""
+    index = NgramIndex(bench_texts, n)
+    grams = [max(1, len(words.split()) - n + 1) for words in index.normalized]
+    hits = {}
+    for t, text in enumerate(train_texts):
+        for b, shared in index.query(text):
+            hits[(t, b)] = min(1.0, shared / grams[b])
+    return hits
+
+
+def _top_k(scores: dict[tuple[int, int], float], bench_names: list[str], k: int) -> set[tuple[int, int]]:
+    """The k best-scored pairs per (training row, benchmark); ties go to the lower item index."""
+    groups: dict[tuple[int, str], list[tuple[float, int]]] = defaultdict(list)
+    for (t, b), score in scores.items():
+        groups[(t, bench_names[b])].append((score, b))
+    kept = set()
+    for (t, _), items in groups.items():
+        items.sort(key=lambda item: (-item[0], item[1]))
+        kept.update((t, b) for _, b in items[:k])
+    return kept
+
+
+def pair_cosines(train_vectors: np.ndarray, bench_vectors: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Cosines of the given pairs of unit vectors, in float64."""
+    if left.size == 0:
+        return np.empty(0, dtype=np.float64)
+    a = np.asarray(train_vectors, dtype=np.float64)[left]
+    b = np.asarray(bench_vectors, dtype=np.float64)[right]
+    return np.einsum("ij,ij->i", a, b)
+
+
+def find_leak_candidates(
+    train_texts: list[str],
+    train_vectors: np.ndarray,
+    benchmarks: pl.DataFrame,
+    bench_vectors_stem: np.ndarray,
+    bench_vectors_full: np.ndarray,
+    config: ContaminationConfig,
+) -> pl.DataFrame:
+    """Every candidate pair, with both cosines and the channels that found it (CANDIDATE_SCHEMA).
+
+    `train_texts` are the training rows' prompts (instruction + input, as embedded),
+    row-aligned with `train_vectors`; the two benchmark vector sets are row-aligned with
+    `benchmarks` (stem, and stem with options).
+    """
+    n_train, n_bench = len(train_texts), benchmarks.height
+    if len(train_vectors) != n_train:
+        raise ValueError(f"{len(train_vectors)} training vectors for {n_train} texts")
+    if len(bench_vectors_stem) != n_bench or len(bench_vectors_full) != n_bench:
+        raise ValueError(f"benchmark vectors ({len(bench_vectors_stem)}, {len(bench_vectors_full)}) for {n_bench} items")
+    if n_train == 0 or n_bench == 0:
+        return pl.DataFrame(schema=CANDIDATE_SCHEMA)
+    names = benchmarks["benchmark"].to_list()
+    floor = min(config.candidate_cosine, config.min_cosine)
+
+    found: dict[tuple[int, int], set[str]] = defaultdict(set)
+    by_embedding = _embedding_pairs(train_vectors, bench_vectors_stem, floor)
+    by_embedding |= _embedding_pairs(train_vectors, bench_vectors_full, floor)
+    for pair in _exact_pairs(train_texts, benchmarks):
+        found[pair].add("exact")
+    ngram13 = _ngram_hits(train_texts, benchmarks["question_with_choices"].to_list(), LM_EVAL_NGRAM)
+    ngram8 = _ngram_hits(train_texts, benchmarks["question"].to_list(), SHORT_NGRAM)
+    for pair in _top_k(ngram13, names, config.top_k):
+        found[pair].add("ngram13")
+    for pair in _top_k(ngram8, names, config.top_k):
+        found[pair].add("ngram8")
+
+    pairs = sorted(by_embedding)
+    left = np.array([t for t, _ in pairs], dtype=np.int64)
+    right = np.array([b for _, b in pairs], dtype=np.int64)
+    best = np.maximum(pair_cosines(train_vectors, bench_vectors_stem, left, right),
+                      pair_cosines(train_vectors, bench_vectors_full, left, right))
+    # Every pair at or above min_cosine stays; the band below it is capped per row and benchmark.
+    above = {p for p, c in zip(pairs, best.tolist()) if c >= config.min_cosine}
+    band = {p: c for p, c in zip(pairs, best.tolist()) if c < config.min_cosine}
+    for pair in above | _top_k(band, names, config.top_k):
+        found[pair].add("embedding")
+
+    ordered = sorted(found)
+    left = np.array([t for t, _ in ordered], dtype=np.int64)
+    right = np.array([b for _, b in ordered], dtype=np.int64)
+    cos_stem = pair_cosines(train_vectors, bench_vectors_stem, left, right)
+    cos_full = pair_cosines(train_vectors, bench_vectors_full, left, right)
+    return pl.DataFrame(
+        {
+            "train_index": left,
+            "bench_index": right,
+            "cosine_stem": cos_stem,
+            "cosine_full": cos_full,
+            "cosine": np.maximum(cos_stem, cos_full),
+            "found_by": [",".join(c for c in CHANNELS if c in found[p]) for p in ordered],
+        },
+        schema=CANDIDATE_SCHEMA,
+    )

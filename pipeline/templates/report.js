@@ -1,0 +1,538 @@
+/* The review page's behaviour. Dataset text only ever reaches the DOM through
+   textContent / text nodes (never innerHTML), so markup in a row stays inert text. */
+(function () {
+  "use strict";
+  var DATA = JSON.parse(document.getElementById("report-data").textContent);
+  var PER_PAGE = 50, GROUPS_PER_PAGE = 20, MAX_DIFF_CELLS = 4000000, MAX_MARK_WORDS = 30000;
+  var CATS = DATA.categories;
+  var pairs = DATA.pairs;
+  var byKey = {};
+  pairs.forEach(function (p) { byKey[p.key] = p; });
+
+  // -- storage: the reviewer's verdicts for this run --------------------------------
+  var store = (function () {
+    try { var s = window.localStorage; s.setItem("__probe", "1"); s.removeItem("__probe"); return s; }
+    catch (e) { return null; }
+  })();
+  function load(key, fallback) {
+    if (!store) return fallback;
+    try { var v = store.getItem(key); return v ? JSON.parse(v) : fallback; } catch (e) { return fallback; }
+  }
+  function save(key, value) { if (store) { try { store.setItem(key, JSON.stringify(value)); } catch (e) { /* full */ } } }
+  var local = load(DATA.run.storage_key, {});
+  if (typeof local !== "object" || local === null || Array.isArray(local)) local = {};
+  // Verdicts the ledger already holds (imported since) are no longer this page's to export.
+  var pruned = false;
+  Object.keys(local).forEach(function (key) {
+    var p = byKey[key], l = local[key];
+    if (p && p.verdict && l.verdict === p.verdict && (l.note || "") === (p.note || "")) { delete local[key]; pruned = true; }
+  });
+  if (pruned) save(DATA.run.storage_key, local);
+
+  function effective(p) {
+    var l = local[p.key];
+    if (l && l.verdict) {
+      return { category: l.verdict, verdict: l.verdict, status: l.verdict === p.suggested ? "reviewed" : "overridden",
+               local: true, note: l.note || "" };
+    }
+    return { category: p.category, verdict: p.verdict, status: p.status, local: false, note: (l && l.note) || p.note || "" };
+  }
+  // verdict: a category, null to forget this page's entry for the pair, undefined to keep it.
+  function setLocal(p, verdict, note) {
+    if (verdict === null) { delete local[p.key]; }
+    else {
+      var l = local[p.key] || { note: p.note || "" };  // a ledger note carries over
+      if (verdict !== undefined) l.verdict = verdict;
+      if (note !== undefined) l.note = note;
+      l.at = new Date().toISOString();
+      local[p.key] = l;
+    }
+    save(DATA.run.storage_key, local);
+    updateCount();
+  }
+  function updateCount() {
+    var n = Object.keys(local).filter(function (key) { return byKey[key]; }).length;
+    document.getElementById("local-count").textContent = String(n);
+  }
+
+  // -- small DOM helpers ---------------------------------------------------------
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function badge(cat) { return el("span", "badge " + cat, cat); }
+  function statusEl(s, isLocal) {
+    var e = el("span", "status " + s, s + (isLocal ? " *" : ""));
+    if (isLocal) e.title = "your verdict in this browser: export and import it to keep it";
+    return e;
+  }
+  function fmt(v) {
+    if (v === null || v === undefined) return "–";
+    if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(3);
+    if (typeof v === "boolean") return v ? "yes" : "no";
+    if (v === "") return "–";
+    return String(v);
+  }
+  function score(v) { return typeof v === "number" ? v.toFixed(3) : fmt(v); }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function snippet(text, n) { text = (text || "").replace(/\s+/g, " ").trim(); return text.length > n ? text.slice(0, n) + "…" : text; }
+
+  // -- filters and the view -------------------------------------------------------
+  var ui = {
+    category: document.getElementById("f-category"), benchmark: document.getElementById("f-benchmark"),
+    source: document.getElementById("f-source"), min: document.getElementById("f-min"), max: document.getElementById("f-max"),
+    status: document.getElementById("f-status"), q: document.getElementById("f-q"), sort: document.getElementById("f-sort"),
+    advance: document.getElementById("f-advance")
+  };
+  function fillOptions(select, values) {
+    values.forEach(function (v) { var o = el("option", null, v); o.value = v; select.appendChild(o); });
+  }
+  function distinct(field) {
+    var seen = {}; pairs.forEach(function (p) { seen[p[field]] = 1; });
+    return Object.keys(seen).sort();
+  }
+  fillOptions(ui.benchmark, distinct("benchmark"));
+  fillOptions(ui.source, distinct("source"));
+
+  var view = [], page = 0, current = null;
+
+  function searchText(p) {
+    if (p._s === undefined) {
+      var t = DATA.trains[p.row_key] || {}, it = DATA.items[p.benchmark_uid] || {};
+      p._s = [p.row_key, p.train_id, p.benchmark, p.benchmark_id, t.instruction, t.input, it.question].join("\n").toLowerCase();
+    }
+    return p._s;
+  }
+  function matches(p, f) {
+    var e = effective(p);
+    if (f.category === "flagged") { if (!(p.flagged || e.category !== "clean" || e.verdict || e.status === "stale")) return false; }
+    else if (f.category === "unflagged") { if (p.flagged) return false; }
+    else if (f.category !== "all" && e.category !== f.category) return false;
+    if (f.benchmark && p.benchmark !== f.benchmark) return false;
+    if (f.source && p.source !== f.source) return false;
+    if (f.min !== null && !(p.cosine !== null && p.cosine >= f.min)) return false;
+    if (f.max !== null && !(p.cosine !== null && p.cosine <= f.max)) return false;
+    if (f.status && e.status !== f.status) return false;
+    if (f.q && searchText(p).indexOf(f.q) < 0) return false;
+    return true;
+  }
+  function num(input) { var v = parseFloat(input.value); return isNaN(v) ? null : v; }
+  var SORTS = {
+    "cosine-desc": function (a, b) { return (b.cosine === null ? -9 : b.cosine) - (a.cosine === null ? -9 : a.cosine) || a.id - b.id; },
+    "cosine-asc": function (a, b) { return (a.cosine === null ? 9 : a.cosine) - (b.cosine === null ? 9 : b.cosine) || a.id - b.id; },
+    "category": function (a, b) { return catIndex(effective(a).category) - catIndex(effective(b).category) || a.id - b.id; },
+    "status": function (a, b) { return effective(a).status.localeCompare(effective(b).status) || a.id - b.id; },
+    "benchmark": function (a, b) { return a.benchmark.localeCompare(b.benchmark) || a.benchmark_id.localeCompare(b.benchmark_id, undefined, { numeric: true }) || a.id - b.id; },
+    "source": function (a, b) { return a.row_key.localeCompare(b.row_key, undefined, { numeric: true }) || a.id - b.id; }
+  };
+  function catIndex(c) { for (var i = 0; i < CATS.length; i++) if (CATS[i].name === c) return i; return CATS.length; }
+
+  function refilter(keepCurrent) {
+    var f = { category: ui.category.value, benchmark: ui.benchmark.value, source: ui.source.value, min: num(ui.min),
+              max: num(ui.max), status: ui.status.value, q: ui.q.value.trim().toLowerCase() };
+    view = pairs.filter(function (p) { return matches(p, f); }).sort(SORTS[ui.sort.value] || SORTS["cosine-desc"]);
+    var at = keepCurrent && current !== null ? view.indexOf(pairs[current]) : -1;
+    if (at >= 0) { page = Math.floor(at / PER_PAGE); }
+    else { page = 0; current = view.length ? view[0].id : null; }
+    renderList(); renderDetail();
+  }
+
+  function pairRow(p, onClick) {
+    var e = effective(p), tr = el("tr");
+    tr.setAttribute("data-pair", String(p.id));
+    var c1 = el("td"); c1.appendChild(badge(e.category));
+    if (e.category !== p.suggested) { c1.appendChild(el("br")); c1.appendChild(el("s", "note", p.suggested)); }
+    c1.appendChild(el("br")); c1.appendChild(statusEl(e.status, e.local));
+    var c2 = el("td", "num", score(p.cosine));
+    var c3 = el("td");
+    c3.appendChild(el("div", null, p.benchmark + ":" + p.benchmark_id + "  ·  " + p.row_key));
+    c3.appendChild(el("span", "snippet", snippet((DATA.trains[p.row_key] || {}).instruction, 160)));
+    tr.appendChild(c1); tr.appendChild(c2); tr.appendChild(c3);
+    tr.addEventListener("click", function () { onClick(p); });
+    return tr;
+  }
+  function renderList() {
+    var body = document.querySelector("#pair-list tbody");
+    clear(body);
+    var pages = Math.max(1, Math.ceil(view.length / PER_PAGE));
+    page = Math.min(page, pages - 1);
+    var start = page * PER_PAGE, slice = view.slice(start, start + PER_PAGE);
+    slice.forEach(function (p) {
+      var tr = pairRow(p, function (q) { select(q.id); });
+      if (p.id === current) tr.className = "current";
+      body.appendChild(tr);
+    });
+    if (!slice.length) { var tr = el("tr"), td = el("td", "empty-state", "No pairs match these filters."); td.colSpan = 3; tr.appendChild(td); body.appendChild(tr); }
+    document.getElementById("page-info").textContent = view.length
+      ? (start + 1) + "–" + (start + slice.length) + " of " + view.length + " pairs (page " + (page + 1) + "/" + pages + ")"
+      : "0 pairs";
+  }
+  function select(id, scroll) {
+    current = id;
+    var at = view.indexOf(pairs[id]);
+    if (at >= 0 && Math.floor(at / PER_PAGE) !== page) page = Math.floor(at / PER_PAGE);
+    renderList(); renderDetail();
+    var row = document.querySelector('#pair-list tr[data-pair="' + id + '"]');
+    if (row && scroll !== false && row.scrollIntoView) row.scrollIntoView({ block: "nearest" });
+  }
+  function step(delta) {
+    if (!view.length) return;
+    var at = current === null ? -1 : view.indexOf(pairs[current]);
+    var next = Math.max(0, Math.min(view.length - 1, at + delta));
+    select(view[next].id);
+  }
+  function turnPage(delta) {
+    var pages = Math.max(1, Math.ceil(view.length / PER_PAGE));
+    var target = Math.max(0, Math.min(pages - 1, page + delta));
+    if (target !== page && view.length) { page = target; select(view[page * PER_PAGE].id); }
+  }
+
+  // -- highlighting: shared word n-grams and a word diff --------------------------
+  var WORD = /[\p{L}\p{N}]+/gu;
+  function tokens(text) {
+    var out = [], last = 0, m;
+    WORD.lastIndex = 0;
+    while ((m = WORD.exec(text)) !== null) {
+      if (m.index > last) out.push({ t: text.slice(last, m.index), w: null });
+      out.push({ t: m[0], w: m[0].toLowerCase() });
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) out.push({ t: text.slice(last), w: null });
+    return out;
+  }
+  function words(parts) { var ws = []; parts.forEach(function (toks) { toks.forEach(function (t) { if (t.w !== null) ws.push(t.w); }); }); return ws; }
+  function ngramMarks(a, b, n) {
+    var marks = new Uint8Array(a.length);
+    if (a.length < n || b.length < n) return marks;
+    var grams = new Set();
+    for (var j = 0; j + n <= b.length; j++) grams.add(b.slice(j, j + n).join(" "));
+    for (var i = 0; i + n <= a.length; i++) {
+      if (grams.has(a.slice(i, i + n).join(" "))) for (var k = i; k < i + n; k++) marks[k] = 1;
+    }
+    return marks;
+  }
+  function diffMarks(a, b) {  // LCS over words: 1 where a word is not in the common subsequence
+    var n = a.length, m = b.length, onlyA = new Uint8Array(n), onlyB = new Uint8Array(m);
+    if (n * m > MAX_DIFF_CELLS) return null;
+    var dp = new Uint32Array((n + 1) * (m + 1)), w = m + 1, i, j;
+    for (i = n - 1; i >= 0; i--) for (j = m - 1; j >= 0; j--) {
+      dp[i * w + j] = a[i] === b[j] ? dp[(i + 1) * w + j + 1] + 1 : Math.max(dp[(i + 1) * w + j], dp[i * w + j + 1]);
+    }
+    onlyA.fill(1); onlyB.fill(1); i = 0; j = 0;
+    while (i < n && j < m) {
+      if (a[i] === b[j]) { onlyA[i] = 0; onlyB[j] = 0; i++; j++; }
+      else if (dp[(i + 1) * w + j] >= dp[i * w + j + 1]) i++; else j++;
+    }
+    return [onlyA, onlyB];
+  }
+  // Render token lists into `nodes` (one per part), marking word k with ng[k] / only[k].
+  function renderMarked(parts, nodes, ng, only) {
+    var k = 0;
+    parts.forEach(function (toks, p) {
+      var frag = document.createDocumentFragment();
+      toks.forEach(function (t) {
+        if (t.w === null) { frag.appendChild(document.createTextNode(t.t)); return; }
+        var isNg = ng && ng[k], isOnly = only && only[k];
+        k++;
+        if (!isNg && !isOnly) { frag.appendChild(document.createTextNode(t.t)); return; }
+        var span = el(isNg ? "mark" : "span", (isNg ? "ng" : "") + (isOnly ? " only" : ""), t.t);
+        frag.appendChild(span);
+      });
+      nodes[p].appendChild(frag);
+    });
+  }
+
+  var ngramN = 8;
+  function textBlock(label, text, parent) {
+    parent.appendChild(el("div", "label", label));
+    var box = el("div", "text" + (text ? "" : " empty"), text ? null : "(empty)");
+    parent.appendChild(box);
+    return box;
+  }
+  var OPTION = /^\s*\(?([A-Za-z])[.):]\s+(.*)$/;
+  function norm(s) { return (s || "").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim(); }
+
+  function renderDetail() {
+    var box = document.getElementById("pair-detail");
+    clear(box);
+    if (current === null) { box.appendChild(el("p", "empty-state", "No pair selected.")); return; }
+    var p = pairs[current], e = effective(p);
+    var t = DATA.trains[p.row_key] || { instruction: "", input: "", output: "" };
+    var it = DATA.items[p.benchmark_uid] || { question: "", answer: "" };
+
+    var head = el("div", "head");
+    head.appendChild(badge(e.category));
+    head.appendChild(statusEl(e.status, e.local));
+    head.appendChild(el("span", null, "suggested: " + p.suggested + (p.rule ? "  (rule: " + p.rule + ")" : "")));
+    head.appendChild(el("span", null, "cosine " + score(p.cosine)));
+    head.appendChild(el("span", null, "action: " + (e.category === p.category ? p.action : actionFor(e.category)) + (e.local ? " (after import)" : "")));
+    box.appendChild(head);
+
+    var verdicts = el("div", "verdicts");
+    CATS.forEach(function (c, i) {
+      var b = el("button", c.name + (c.name === e.category ? " selected" : "") + (c.name === p.suggested ? " suggested" : ""));
+      b.type = "button";
+      b.setAttribute("data-category", c.name);
+      b.appendChild(el("kbd", null, String(i + 1)));
+      b.appendChild(document.createTextNode(" " + c.name + (c.name === p.suggested ? " (suggested)" : "")));
+      b.addEventListener("click", function () { decide(c.name); });
+      verdicts.appendChild(b);
+    });
+    var acc = el("button", null); acc.type = "button"; acc.appendChild(el("kbd", null, "a")); acc.appendChild(document.createTextNode(" accept suggestion"));
+    acc.addEventListener("click", function () { decide(p.suggested); });
+    verdicts.appendChild(acc);
+    var clr = el("button", null); clr.type = "button"; clr.appendChild(el("kbd", null, "u")); clr.appendChild(document.createTextNode(" clear mine"));
+    clr.addEventListener("click", function () { setLocal(p, null); refreshCurrent(); });
+    verdicts.appendChild(clr);
+    box.appendChild(verdicts);
+
+    if (p.stale_reason) box.appendChild(el("div", "stalebox", "Stale: " + p.stale_reason));
+    if (p.verdict) box.appendChild(el("div", "ledgerinfo", "Ledger: " + p.verdict + " by " + (p.reviewed_by || "?") + " at " + (p.reviewed_at || "?") + (p.note ? ": " + p.note : "")));
+
+    var note = el("textarea"); note.id = "note"; note.rows = 2; note.placeholder = "note (n)"; note.value = local[p.key] ? (local[p.key].note || "") : (p.note || "");
+    note.addEventListener("input", function () { setLocal(p, undefined, note.value); refreshListOnly(); });
+    box.appendChild(note);
+
+    var controls = el("div", "note");
+    controls.appendChild(document.createTextNode("shared n-grams of "));
+    var nsel = el("select"); nsel.id = "ngram-n";
+    [3, 5, 8, 13].forEach(function (n) { var o = el("option", null, n + " words"); o.value = String(n); if (n === ngramN) o.selected = true; nsel.appendChild(o); });
+    nsel.addEventListener("change", function () { ngramN = parseInt(nsel.value, 10); renderDetail(); });
+    controls.appendChild(nsel);
+    box.appendChild(controls);
+
+    var grid = el("div", "grid2");
+    var left = el("div", "side"), right = el("div", "side");
+    left.appendChild(el("h3", null, "Training row"));
+    left.appendChild(el("div", "note", p.source + " · id " + p.train_id + " · " + p.row_key));
+    var nInstr = textBlock("instruction", t.instruction, left);
+    var nInput = t.input ? textBlock("input", t.input, left) : null;
+    var nOutput = textBlock("output", t.output, left);
+    right.appendChild(el("h3", null, "Benchmark item"));
+    right.appendChild(el("div", "note", p.benchmark + " · " + p.benchmark_id));
+    right.appendChild(el("div", "label", "question and choices"));
+    var qbox = el("div", "text");
+    right.appendChild(qbox);
+    var nAnswer = textBlock("gold answer", it.answer, right);
+    grid.appendChild(left); grid.appendChild(right);
+    box.appendChild(grid);
+
+    // Prompt (instruction + input) against the question: n-grams both ways and a word diff.
+    var lines = (it.question || "").split("\n"), goldNorm = norm(it.answer);
+    var lineNodes = lines.map(function (line) {
+      var m = OPTION.exec(line);
+      var gold = m && goldNorm && (norm(m[2]) === goldNorm || m[1].toLowerCase() === goldNorm);
+      var node = el("div", "line" + (gold ? " gold" : ""));
+      qbox.appendChild(node);
+      return node;
+    });
+    var promptParts = [tokens(t.instruction || "")].concat(t.input ? [tokens(t.input)] : []);
+    var promptNodes = [nInstr].concat(nInput ? [nInput] : []);
+    var qParts = lines.map(tokens);
+    var pw = words(promptParts), qw = words(qParts);
+    var outParts = [tokens(t.output || "")], ansParts = [tokens(it.answer || "")];
+    var ow = words(outParts), aw = words(ansParts);
+    if (pw.length + qw.length > MAX_MARK_WORDS) {
+      renderMarked(promptParts, promptNodes, null, null); renderMarked(qParts, lineNodes, null, null);
+      box.appendChild(el("p", "note", "Texts too long to highlight."));
+    } else {
+      var diff = diffMarks(pw, qw);
+      renderMarked(promptParts, promptNodes, ngramMarks(pw, qw, ngramN), diff && diff[0]);
+      renderMarked(qParts, lineNodes, ngramMarks(qw, pw, ngramN), diff && diff[1]);
+      if (!diff) box.appendChild(el("p", "note", "Word diff skipped: texts too long."));
+    }
+    if (t.output) { clear(nOutput); renderMarked(outParts, [nOutput], ow.length + qw.length + aw.length <= MAX_MARK_WORDS ? ngramMarks(ow, qw.concat(aw), ngramN) : null, null); }
+    if (it.answer) { clear(nAnswer); renderMarked(ansParts, [nAnswer], ngramMarks(aw, ow, Math.min(ngramN, Math.max(1, aw.length))), null); }
+
+    box.appendChild(el("h3", null, "Evidence"));
+    var table = el("table", "evidence"), tb = el("tbody");
+    var rows = [["cosine", score(p.cosine)]].concat(DATA.evidence_columns.map(function (c, i) { return [c, p.evidence[i]]; }));
+    rows.forEach(function (r) {
+      var tr = el("tr");
+      tr.appendChild(el("td", null, r[0]));
+      tr.appendChild(el("td", r[1] === true ? "hi" : null, fmt(r[1])));
+      tb.appendChild(tr);
+    });
+    table.appendChild(tb);
+    box.appendChild(table);
+  }
+  function actionFor(cat) { for (var i = 0; i < CATS.length; i++) if (CATS[i].name === cat) return CATS[i].action; return "keep"; }
+  function refreshListOnly() { renderList(); }
+  function refreshCurrent() { renderList(); renderDetail(); }
+  function decide(category) {
+    if (current === null) return;
+    setLocal(pairs[current], category);
+    if (ui.advance.checked) {
+      var at = view.indexOf(pairs[current]);
+      if (at >= 0 && at + 1 < view.length) { select(view[at + 1].id); return; }
+    }
+    refreshCurrent();
+  }
+
+  // -- export ---------------------------------------------------------------------
+  var reviewer = document.getElementById("reviewer");
+  reviewer.value = load("platypus-curate:reviewer", "") || "";
+  reviewer.addEventListener("input", function () { save("platypus-curate:reviewer", reviewer.value); });
+  function exportPayload() {
+    var out = [];
+    Object.keys(local).sort().forEach(function (key) {
+      var p = byKey[key], l = local[key];
+      if (!p) return;
+      var verdict = l.verdict || effective(p).category;
+      out.push({ train_uid: p.train_uid, benchmark_uid: p.benchmark_uid, verdict: verdict, suggested: p.suggested,
+                 note: l.note || "", reviewed_at: l.at, row_key: p.row_key, source: p.source, train_id: p.train_id,
+                 benchmark: p.benchmark, benchmark_id: p.benchmark_id });
+    });
+    return { format: "platypus-curate-verdicts", version: 1, run: DATA.run.name, reviewer: reviewer.value.trim() || null,
+             exported_at: new Date().toISOString(), verdicts: out };
+  }
+  function doExport() {
+    var text = JSON.stringify(exportPayload(), null, 2);
+    document.getElementById("export-json").value = text;
+    var blob = new Blob([text], { type: "application/json" });
+    var a = el("a"); a.href = URL.createObjectURL(blob);
+    a.download = "verdicts-" + DATA.run.name.replace(/[^A-Za-z0-9_.-]+/g, "_") + "-" + new Date().toISOString().replace(/[:.]/g, "-") + ".json";
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
+  }
+  document.getElementById("export").addEventListener("click", doExport);
+  window.reviewExport = exportPayload;  // for tests and the console
+
+  // -- calibration ------------------------------------------------------------------
+  function renderCalibration() {
+    [["#cal-flagged tbody", DATA.calibration.least_similar_flagged], ["#cal-unflagged tbody", DATA.calibration.most_similar_unflagged]].forEach(function (spec) {
+      var body = document.querySelector(spec[0]);
+      clear(body);
+      spec[1].forEach(function (id) { body.appendChild(pairRow(pairs[id], function (p) { openPair(p.id); })); });
+      if (!spec[1].length) { var tr = el("tr"), td = el("td", "empty-state", "none"); td.colSpan = 3; tr.appendChild(td); body.appendChild(tr); }
+    });
+  }
+  function openPair(id) {
+    if (!pairs[id]) return;
+    if (view.indexOf(pairs[id]) < 0) {
+      ui.category.value = "all"; ui.benchmark.value = ""; ui.source.value = ""; ui.min.value = ""; ui.max.value = "";
+      ui.status.value = ""; ui.q.value = "";
+      refilter(false);
+    }
+    show("pairs", true);
+    select(id);
+  }
+
+  // -- dedup groups -----------------------------------------------------------------
+  var dPage = 0, dView = [];
+  var dStage = document.getElementById("d-stage"), dQ = document.getElementById("d-q");
+  function dedupFilter() {
+    var q = dQ.value.trim().toLowerCase();
+    dView = [];
+    DATA.dedup_groups.forEach(function (g, i) {
+      if (dStage.value && g.stage !== dStage.value) return;
+      if (q) {
+        var hay = [g.kept.row_key, g.kept.text].concat(g.removed.map(function (r) { return r.row_key + "\n" + r.text; })).join("\n").toLowerCase();
+        if (hay.indexOf(q) < 0) return;
+      }
+      dView.push(i);
+    });
+    dView.sort(function (a, b) { return DATA.dedup_groups[b].removed.length - DATA.dedup_groups[a].removed.length || a - b; });
+    dPage = 0; renderDedup();
+  }
+  function renderDedup(focus) {
+    var box = document.getElementById("dedup-groups");
+    clear(box);
+    var pages = Math.max(1, Math.ceil(dView.length / GROUPS_PER_PAGE));
+    dPage = Math.max(0, Math.min(dPage, pages - 1));
+    var start = dPage * GROUPS_PER_PAGE;
+    dView.slice(start, start + GROUPS_PER_PAGE).forEach(function (i) {
+      var g = DATA.dedup_groups[i], card = el("div", "group");
+      card.id = "group-" + i;
+      card.appendChild(el("h3", null, g.stage + " · " + g.removed.length + " removed · " + g.reason));
+      var kept = el("div", "kept");
+      kept.appendChild(el("div", "label", "kept: " + g.kept.row_key + " (" + g.kept.source + ", output " + g.kept.output_chars + " chars)"));
+      kept.appendChild(el("div", "text", g.kept.text));
+      card.appendChild(kept);
+      var table = el("table"), head = el("tr"), tb = el("tbody");
+      ["removed row", "source", "cosine", "output chars", "text"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+      var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
+      g.removed.forEach(function (r) {
+        var tr = el("tr");
+        tr.appendChild(el("td", null, r.row_key)); tr.appendChild(el("td", null, r.source));
+        tr.appendChild(el("td", "num", r.score === null ? "exact" : score(r.score))); tr.appendChild(el("td", "num", r.output_chars));
+        var td = el("td"); td.appendChild(el("div", "text", r.text)); tr.appendChild(td);
+        tb.appendChild(tr);
+      });
+      table.appendChild(tb); card.appendChild(table);
+      box.appendChild(card);
+    });
+    if (!dView.length) box.appendChild(el("p", "empty-state", "No duplicate groups."));
+    document.getElementById("d-info").textContent = dView.length ? (start + 1) + "–" + Math.min(dView.length, start + GROUPS_PER_PAGE) + " of " + dView.length + " groups" : "0 groups";
+    if (focus !== undefined) { var node = document.getElementById("group-" + focus); if (node) node.scrollIntoView(); }
+  }
+  dStage.addEventListener("change", dedupFilter);
+  dQ.addEventListener("input", dedupFilter);
+  document.getElementById("d-prev").addEventListener("click", function () { dPage--; renderDedup(); });
+  document.getElementById("d-next").addEventListener("click", function () { dPage++; renderDedup(); });
+
+  // -- tabs and routing ---------------------------------------------------------------
+  function show(tab, keepHash) {
+    document.querySelectorAll("section.tab").forEach(function (s) { s.hidden = s.id !== "tab-" + tab; });
+    document.querySelectorAll("nav.tabs a").forEach(function (a) { a.classList.toggle("active", a.getAttribute("data-tab") === tab); });
+    if (!keepHash && location.hash !== "#" + tab) history.replaceState(null, "", "#" + tab);
+    activeTab = tab;
+  }
+  var activeTab = "overview";
+  function route() {
+    var h = location.hash.slice(1);
+    var m = /^pair-(\d+)$/.exec(h), g = /^group-(\d+)$/.exec(h);
+    if (m) { openPair(parseInt(m[1], 10)); return; }
+    if (g) {
+      var i = parseInt(g[1], 10);
+      dStage.value = ""; dQ.value = ""; dedupFilter();
+      var at = dView.indexOf(i); if (at >= 0) dPage = Math.floor(at / GROUPS_PER_PAGE);
+      show("dedup", true); renderDedup(i); return;
+    }
+    show(["overview", "pairs", "calibration", "dedup", "help"].indexOf(h) >= 0 ? h : "overview", true);
+  }
+  window.addEventListener("hashchange", route);
+
+  // -- keyboard ---------------------------------------------------------------------
+  var ACTIONS = {
+    next: function () { step(1); }, prev: function () { step(-1); },
+    "next-page": function () { turnPage(1); }, "prev-page": function () { turnPage(-1); },
+    accept: function () { if (current !== null) decide(pairs[current].suggested); },
+    clear: function () { if (current !== null) { setLocal(pairs[current], null); refreshCurrent(); } },
+    note: function () { var n = document.getElementById("note"); if (n) n.focus(); },
+    search: function () { ui.q.focus(); },
+    export: doExport,
+    help: function () { show("help"); }
+  };
+  CATS.forEach(function (c) { ACTIONS["set:" + c.name] = function () { decide(c.name); }; });
+  document.addEventListener("keydown", function (ev) {
+    var target = ev.target, typing = target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT");
+    if (typing) { if (ev.key === "Escape") target.blur(); return; }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    var action = DATA.shortcuts[ev.key];
+    if (!action || !ACTIONS[action]) return;
+    var reviewing = activeTab === "pairs";
+    if (!reviewing && action !== "help" && action !== "export" && action !== "search") { show("pairs"); }
+    if (action === "search") show("pairs");
+    ev.preventDefault();
+    ACTIONS[action]();
+  });
+
+  ["category", "benchmark", "source", "status", "sort"].forEach(function (k) { ui[k].addEventListener("change", function () { refilter(k === "sort"); }); });
+  var timer = null;
+  [ui.min, ui.max, ui.q].forEach(function (input) {
+    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(function () { refilter(false); }, 150); });
+  });
+  document.getElementById("prev-page").addEventListener("click", function () { turnPage(-1); });
+  document.getElementById("next-page").addEventListener("click", function () { turnPage(1); });
+
+  updateCount();
+  refilter(false);
+  renderCalibration();
+  dedupFilter();
+  route();
+  if (!store) document.querySelector("main").insertBefore(el("p", "warn", "Browser storage is unavailable: verdicts last only while this page is open; export them before closing."), document.querySelector("main").firstChild);
+  document.body.setAttribute("data-ready", "1");
+})();

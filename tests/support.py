@@ -1,0 +1,47 @@
+"""Shared helpers for tests that run the real CLI, model and Prefect (imported by test modules)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+CURATE = [sys.executable, "-m", "pipeline.cli"]
+
+
+def shared_data() -> Path | None:
+    """../shared/data beside the checkout (or $SHARED_DATA), or None where it is absent."""
+    candidate = Path(os.environ.get("SHARED_DATA", PROJECT.parent / "shared" / "data"))
+    return candidate if candidate.is_dir() else None
+
+
+def offline_env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_HOME=str(tmp / "prefect-home"),
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90",
+        OMP_WAIT_POLICY="PASSIVE",
+        TOKENIZERS_PARALLELISM="false",
+        CURATE_QUIET="1",
+    )
+    env.pop("PREFECT_API_URL", None)
+    env.update(extra)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(CURATE + args, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

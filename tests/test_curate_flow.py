@@ -1,0 +1,114 @@
+"""`curate run` on the demo config, end to end: real model, real FAISS, Prefect in ephemeral mode."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipeline.pair_search import brute_force_pairs
+from support import PROJECT, offline_env, run_cli
+
+DEMO = PROJECT / "configs" / "demo.toml"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    if not DEMO.exists():
+        pytest.skip("configs/demo.toml not present")
+    tmp = tmp_path_factory.mktemp("demo")
+    env = offline_env(tmp)
+    out = tmp / "run"
+    args = ["run", "--config", str(DEMO), "--out", str(out), "--state-dir", str(tmp / "state"), "--quiet"]
+    first = run_cli(args, env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    return {"out": out, "stdout": first.stdout, "args": args, "env": env, "tmp": tmp}
+
+
+def test_prints_where_outputs_went(demo_run):
+    out = demo_run["out"]
+    for label, path in (("dataset:", out / "dataset"), ("manifest:", out / "manifest.json"), ("quarantine:", out / "quarantine.jsonl")):
+        assert f"{label}" in demo_run["stdout"] and str(path) in demo_run["stdout"]
+    assert (out / "_SUCCESS").exists()
+
+
+def test_manifest_counts_add_up_per_source(demo_run):
+    manifest = json.loads((demo_run["out"] / "manifest.json").read_text())
+    funnel = manifest["funnel"]
+    assert len(funnel) >= 3
+    for source, entry in funnel.items():
+        assert entry["read"] == entry["exported"] + entry["removed_total"] + entry["quarantined"], source
+    totals = manifest["totals"]
+    assert totals["read"] == totals["exported"] + totals["removed"] + totals["quarantined"]
+    # The demo corpus plants work for every stage.
+    removed_stages = {stage for entry in funnel.values() for stage in entry["removed"]}
+    assert {"keyword_filter", "exact_dedup", "semantic_dedup"} <= removed_stages
+    assert totals["quarantined"] > 0
+    # Every output file is listed with its hash, and the hash is right.
+    from pipeline.atomic_io import sha256_file
+
+    for rel, entry in manifest["files"].items():
+        assert sha256_file(demo_run["out"] / rel) == entry["sha256"], rel
+    assert "dataset/alpaca.json" in manifest["files"]
+    assert manifest["versions"]["prefect"].startswith("3.")
+
+
+def test_alpaca_json_loads_with_json_and_datasets(demo_run):
+    dataset = demo_run["out"] / "dataset"
+    rows = json.loads((dataset / "alpaca.json").read_text())
+    manifest = json.loads((demo_run["out"] / "manifest.json").read_text())
+    assert len(rows) == manifest["totals"]["exported"]
+    assert set(rows[0]) == {"instruction", "input", "output", "data_source"}
+    assert all(isinstance(r["input"], str) for r in rows)
+    import datasets
+
+    loaded = datasets.load_dataset("json", data_files=str(dataset / "alpaca.json"), split="train")
+    assert loaded.num_rows == len(rows)
+    parquet = pl.read_parquet(dataset / "data.parquet")
+    assert parquet.height == len(rows)
+    assert {"source", "source_id", "source_split", "license", "uid"} <= set(parquet.columns)
+    assert parquet["uid"].n_unique() == parquet.height  # exact duplicates are gone
+    card = (dataset / "README.md").read_text()
+    assert card.startswith("---\nlicense:") and "task_categories:" in card and "configs:" in card
+
+
+def test_every_removed_row_names_its_cause(demo_run):
+    removed = pl.read_parquet(demo_run["out"] / "removed.parquet")
+    dupes = removed.filter(pl.col("stage").is_in(["exact_dedup", "semantic_dedup"]))
+    assert dupes["partner_key"].null_count() == 0
+    kept_keys = set(pl.read_parquet(demo_run["out"] / "dataset" / "data.parquet")["row_key"])
+    # A semantic duplicate's partner is a kept row, within the threshold.
+    semantic = removed.filter(pl.col("stage") == "semantic_dedup")
+    assert semantic.height > 0
+    assert set(semantic["partner_key"]) <= kept_keys
+    assert (semantic["score"] >= 0.8).all()
+    quarantine = [json.loads(line) for line in (demo_run["out"] / "quarantine.jsonl").read_text().splitlines()]
+    assert all(q["reason"] and q["source_file"] and q["location"] for q in quarantine)
+
+
+def test_semantic_pairs_equal_brute_force_on_demo(demo_run):
+    out = demo_run["out"]
+    vectors = np.load(out / "stages" / "embed" / "vectors.npy")
+    records = pl.read_parquet(out / "stages" / "exact_dedup" / "kept.parquet")
+    assert vectors.shape[0] == records.height
+    found = pl.read_parquet(out / "stages" / "semantic_dedup" / "evidence.parquet")
+    expected = brute_force_pairs(vectors, 0.8, inclusive=True)
+    keys = records["row_key"].to_list()
+    expected_pairs = {(keys[a], keys[b]) for a, b in zip(expected.left, expected.right)}
+    assert len(expected_pairs) > 0
+    assert set(zip(found["left_key"], found["right_key"])) == expected_pairs
+
+
+def test_rerun_reuses_cached_embeddings_and_gives_same_dataset(demo_run):
+    out2 = demo_run["tmp"] / "run2"
+    args = list(demo_run["args"])
+    args[args.index("--out") + 1] = str(out2)
+    again = run_cli(args, demo_run["env"])
+    assert again.returncode == 0, again.stderr[-3000:]
+    stats = json.loads((out2 / "stages" / "embed" / "stats.json").read_text())
+    assert stats["computed"] == 0 and stats["cache_hits"] == stats["texts"] > 0
+    for name in ("alpaca.json", "data.jsonl", "data.parquet"):
+        assert (out2 / "dataset" / name).read_bytes() == (demo_run["out"] / "dataset" / name).read_bytes(), name

@@ -1,0 +1,81 @@
+"""Pair evidence: the word diff (framing vs changes), key details, similarity, answer agreement."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from leak_cases import APPLES, CAPITAL, bench_frame, records
+from pipeline.leak_evidence import EVIDENCE_SCHEMA, leak_evidence, tokenize, word_diff
+
+
+def diff(train: str, bench: str):
+    return word_diff(tokenize(train), tokenize(bench))
+
+
+def evidence_for(instruction: str, output: str, item=APPLES, name="gsm8k") -> dict:
+    candidates = pl.DataFrame({"train_index": [0], "bench_index": [0], "cosine": [0.9]})
+    frame = leak_evidence(candidates, records([("r", instruction, "", output)]), bench_frame([(name, item)]))
+    return frame.row(0, named=True)
+
+
+def test_framing_sentences_and_lines_around_the_question_are_not_changes():
+    d = diff("Answer the following question.\nQ: What happens if you eat a pomegranate?\nAnswer:",
+             "What happens if you eat a pomegranate?")
+    assert (d.changed_words, d.framing_words) == (0, 6)
+
+
+def test_text_attached_to_the_questions_own_sentence_is_a_change():
+    d = diff("How long would it take to drive across the country of Luxembourg?",
+             "How long would it take to drive across the country?")
+    assert d.changed_words == 2 and d.added == [["of", "Luxembourg?"]]
+
+
+def test_case_punctuation_latex_and_hyphens_are_not_changes():
+    d = diff("find the value of 3/4 x in rock climbing", "Find the value of $\\frac{3}{4}\\cdot x$ in rock-climbing.")
+    assert d.changed_words == 0
+
+
+def test_swapped_numbers_show_span_by_span():
+    row = evidence_for("Tom has 12 boxes with 3 apples in each box. He gives away 10 apples. How many apples does he have left?",
+                       "#### 26")
+    assert row["numbers_only_in_train"] == ["12", "3"] and row["numbers_only_in_bench"] == ["3", "12"]
+    assert row["changed_words"] == 2 and row["changed_content_words"] == 0
+
+
+def test_a_changed_word_is_a_content_word_unless_it_is_a_function_word():
+    assert evidence_for(APPLES["question"].replace("How many", "How many red"), "")["changed_content_words"] == 1
+    assert evidence_for(APPLES["question"].replace("with 12", "of 12"), "")["changed_content_words"] == 0
+
+
+def test_the_diff_reads_against_the_text_it_changes_least():
+    dropped_options = evidence_for(CAPITAL["question"], "Canberra", CAPITAL, "mmlu")
+    assert dropped_options["compared_with"] == "stem" and dropped_options["changed_words"] == 0
+    relettered = "Which city is the capital of Australia? (a) Sydney (b) Canberra (c) Melbourne (d) Perth"
+    row = evidence_for(relettered, "(b) Canberra", CAPITAL, "mmlu")
+    assert row["changed_words"] == 0 and row["normalized_exact"] is True  # labels and punctuation normalise away
+    assert row["answer_agreement"] == "same" and row["gold_option_in_prompt"] is True
+
+
+def test_coverage_and_similarity_take_the_better_of_stem_and_options():
+    row = evidence_for(CAPITAL["question"] + " Answer in one word.", "Canberra", CAPITAL, "mmlu")
+    assert row["ngram8_bench_in_train"] == 1.0  # the stem's 8-grams are all in the prompt
+    assert row["longest_common_ngram"] == 7
+
+
+def test_answer_agreement_same_different_and_unknown():
+    assert evidence_for(APPLES["question"], "36 - 10 = 26.\n#### 26")["answer_agreement"] == "same"
+    assert evidence_for(APPLES["question"], "The answer is 30.")["answer_agreement"] == "different"
+    assert evidence_for(APPLES["question"], "Count them carefully.")["answer_agreement"] == "unknown"
+
+
+def test_a_bare_letter_is_stored_with_whether_the_gold_option_is_shown():
+    row = evidence_for("Name the capital of Australia.", "B", CAPITAL, "mmlu")
+    assert row["answer_kind"] == "letter" and row["gold_option_in_prompt"] is False
+
+
+def test_negation_flip_and_schema():
+    row = evidence_for(APPLES["question"].replace("He gives away", "He does not give away"), "")
+    assert row["negation_flip"] is True
+    frame = leak_evidence(pl.DataFrame({"train_index": [0], "bench_index": [0]}), records([("r", "x", "", "")]),
+                          bench_frame([("gsm8k", APPLES)]))
+    assert {c: frame.schema[c] for c in EVIDENCE_SCHEMA} == EVIDENCE_SCHEMA

@@ -14,6 +14,7 @@ import codecs
 import glob
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,8 @@ def _read_parquet(path: Path, fmt: str) -> Iterator[RawRow]:
 
 def _is_transient(exc: BaseException) -> bool:
     """Network trouble and server-side 5xx are worth a retry; anything else is not."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False  # offline by choice: no retry will reach the hub
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     status = getattr(getattr(exc, "response", None), "status_code", None)

@@ -68,12 +68,12 @@ def curate_flow(config: RunConfig, out_dir: str) -> dict:
         embedded_records = steps[-1].files["kept"]
         embedded = embed_task(config, out_dir, embedded_records)
         steps.append(embedded)
+        records = embedded_records
         if config.dedup.semantic.enabled:
             steps.append(semantic_dedup_task(config, out_dir, embedded_records, embedded.files["vectors"]))
+            records = steps[-1].files["kept"]
         if config.contamination.enabled:
-            steps.append(
-                contamination_task(config, out_dir, steps[-1].files["kept"], embedded_records, embedded.files["vectors"])
-            )
+            steps.append(contamination_task(config, out_dir, records, embedded_records, embedded.files["vectors"]))
     final = finalize_task(config, out_dir, steps)
     report = report_task(config, out_dir)
     create_table_artifact(key="curate-funnel", table=final.stats["stages"], description="Rows in and out of each stage")

@@ -1,0 +1,75 @@
+"""`curate check` on an Alpaca file against a benchmark slice: real model, real flow, the documented outputs."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from support import offline_env, run_cli, shared_data
+
+pytestmark = pytest.mark.slow
+LEAK_COLUMNS = {
+    "train_id", "train_uid", "source", "benchmark", "benchmark_id", "benchmark_question", "category", "action",
+    "cosine", "normalized_exact", "answer_agreement",
+}
+
+
+@pytest.fixture(scope="module")
+def check_run(tmp_path_factory):
+    root = shared_data()
+    if root is None:
+        pytest.skip("../shared/data is absent: no GSM8K test rows to check against")
+    tmp = tmp_path_factory.mktemp("check")
+    rows = [json.loads(line) for line in (root / "gsm8k" / "test.jsonl").read_text().splitlines()[:80]]
+    bench = tmp / "gsm8k_slice.jsonl"  # a slice of the real file, written at test time only
+    bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    copied, changed = rows[5], rows[9]
+    train = [
+        {"id": "leak-verbatim", "instruction": copied["question"], "input": "", "output": copied["answer"]},
+        {"id": "clean-poem", "instruction": "Write a haiku about autumn leaves.", "input": "", "output": "Red leaves drift down."},
+        {"id": "clean-topic", "instruction": "What is the capital of France?", "input": "", "output": "Paris."},
+    ]
+    train_file = tmp / "train.jsonl"
+    train_file.write_text("".join(json.dumps(r) + "\n" for r in train))
+    out = tmp / "out"
+    result = run_cli(
+        ["check", "--train", str(train_file), "-b", f"gsm8k={bench}", "--out", str(out),
+         "--state-dir", str(tmp / "state"), "--quiet"],
+        offline_env(tmp),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"out": out, "stdout": result.stdout, "copied": copied, "changed": changed, "tmp": tmp, "train": train_file}
+
+
+def test_verbatim_copy_is_a_removed_duplicate(check_run):
+    leaks = [json.loads(line) for line in (check_run["out"] / "contamination" / "leaks.jsonl").read_text().splitlines()]
+    by_id = {leak["train_id"]: leak for leak in leaks}
+    assert set(by_id) == {"leak-verbatim"}, by_id.keys()
+    leak = by_id["leak-verbatim"]
+    assert LEAK_COLUMNS <= set(leak)
+    assert leak["benchmark"] == "gsm8k" and leak["benchmark_id"].endswith(":5")
+    assert leak["category"] == "duplicate" and leak["action"] == "remove"
+    assert leak["benchmark_question"] == check_run["copied"]["question"]
+    removed = pl.read_parquet(check_run["out"] / "removed.parquet")
+    assert removed.filter(pl.col("stage") == "contamination")["partner_key"].to_list() == [f"gsm8k:{leak['benchmark_id']}"]
+    exported = json.loads((check_run["out"] / "dataset" / "alpaca.json").read_text())
+    assert len(exported) == 2
+
+
+def test_outputs_matrix_and_flagged_items(check_run):
+    folder = check_run["out"] / "contamination"
+    assert pl.read_parquet(folder / "leaks.parquet").height == 1
+    matrix = pl.read_csv(folder / "matrix.csv")
+    assert matrix.height >= 1 and "benchmark" in matrix.columns
+    flagged = json.loads((folder / "flagged_items.json").read_text())
+    assert list(flagged) == ["gsm8k"] and len(flagged["gsm8k"]) == 1
+    assert "leaks:" in check_run["stdout"] and (check_run["out"] / "report.html").exists()
+
+
+def test_unknown_benchmark_is_one_line_exit_2(check_run):
+    result = run_cli(["check", "--train", str(check_run["train"]), "-b", "nosuch", "--out", str(check_run["tmp"] / "x")],
+                     offline_env(check_run["tmp"]))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "unknown benchmark 'nosuch'" in result.stderr

@@ -23,6 +23,7 @@ from pipeline.config import BenchmarkSpec, ContaminationConfig, RunConfig, expan
 from pipeline.contamination import contamination_check, flagged_items, leak_matrix
 from pipeline.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text, load_vectors
 from pipeline.progress import progress
+from pipeline.review_ledger import ReviewLedger
 from pipeline.run_steps import write_stage_result
 from pipeline.split_provenance import split_provenance
 
@@ -65,7 +66,9 @@ def step_contamination(config: RunConfig, run_dir: Path, records_path: str, embe
         stems = cache.encode(benchmarks["question"].to_list(), progress=advance)
         full = cache.encode(benchmarks["question_with_choices"].to_list(), progress=advance)
 
-    result = contamination_check(records, train_vectors, benchmarks, stems, full, config.contamination)
+    ledger = ReviewLedger.existing(config.state_path())
+    verdicts = ledger.frame() if ledger is not None else None
+    result = contamination_check(records, train_vectors, benchmarks, stems, full, config.contamination, verdicts)
     leaks = result.evidence.filter(pl.col("category") != "clean") if result.evidence is not None else pl.DataFrame()
     folder = run_dir / "contamination"
     write_parquet(folder / "leaks.parquet", leaks)

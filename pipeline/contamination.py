@@ -29,6 +29,7 @@ from pipeline.embedder import embedding_text
 from pipeline.leak_candidates import find_leak_candidates
 from pipeline.leak_classifier import CLEAN, classify_leaks, row_leaks
 from pipeline.leak_evidence import leak_evidence
+from pipeline.review_ledger import apply_verdicts
 from pipeline.schema import as_records, mark_dropped
 from pipeline.stage_result import StageResult
 
@@ -67,10 +68,18 @@ def _actions(config: ContaminationConfig) -> tuple[dict[str, str], dict[str, boo
     return action, review
 
 
-def decide_leaks(train: pl.DataFrame, scored: pl.DataFrame, config: ContaminationConfig) -> StageResult:
-    """Classify stored pairs (from `score_pairs`, or a previous run's evidence) and split the rows."""
+def decide_leaks(
+    train: pl.DataFrame, scored: pl.DataFrame, config: ContaminationConfig, verdicts: pl.DataFrame | None = None
+) -> StageResult:
+    """Classify stored pairs (from `score_pairs`, or a previous run's evidence) and split the rows.
+
+    `verdicts` (the review ledger's frame) override the classifier pair by pair, so the
+    rows removed follow the reviewers; each pair keeps its `suggested_category`.
+    """
     stored = scored.drop([c for c in ("category", "rule", "action", "review", "reported") if c in scored.columns])
     classified = classify_leaks(stored, config.rules, config.min_cosine)
+    if verdicts is not None:
+        classified = apply_verdicts(classified, verdicts)
     action, review = _actions(config)
     verdicts = row_leaks(classified).select("train_index", "bench_index", pl.lit(True).alias("reported"))
     pairs = (
@@ -116,7 +125,7 @@ def decide_leaks(train: pl.DataFrame, scored: pl.DataFrame, config: Contaminatio
 
 def contamination_check(train: pl.DataFrame, train_vectors: np.ndarray, benchmarks: pl.DataFrame,
                         bench_vectors_stem: np.ndarray, bench_vectors_full: np.ndarray,
-                        config: ContaminationConfig) -> StageResult:
+                        config: ContaminationConfig, verdicts: pl.DataFrame | None = None) -> StageResult:
     """Score every candidate pair, then decide (see the module docstring).
 
     `train` has RECORD_SCHEMA, row-aligned with `train_vectors` (instruction + input
@@ -128,7 +137,7 @@ def contamination_check(train: pl.DataFrame, train_vectors: np.ndarray, benchmar
     if not config.enabled:
         return StageResult(STAGE, kept=as_records(train), stats={"enabled": False}).check(train)
     scored = score_pairs(train, train_vectors, benchmarks, bench_vectors_stem, bench_vectors_full, config)
-    return decide_leaks(train, scored, config)
+    return decide_leaks(train, scored, config, verdicts)
 
 
 def leaks_only(pairs: pl.DataFrame) -> pl.DataFrame:

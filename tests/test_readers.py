@@ -174,7 +174,8 @@ def test_unknown_extension_without_format(tmp_path):
         file_format(tmp_path / "d.txt", None)
 
 
-def test_transient_errors_are_network_and_5xx_only():
+def test_transient_errors_are_network_and_5xx_only(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # offline means: never retry (next test)
     class Response:
         def __init__(self, status):
             self.status_code = status
@@ -187,3 +188,8 @@ def test_transient_errors_are_network_and_5xx_only():
     assert _is_transient(HTTPError(503)) and _is_transient(HTTPError(429))
     assert not _is_transient(HTTPError(404))
     assert not _is_transient(ValueError("bad config name"))
+
+
+def test_nothing_is_transient_when_the_hub_is_offline_by_choice(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not _is_transient(ConnectionError("offline"))

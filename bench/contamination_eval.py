@@ -14,8 +14,8 @@
     .venv/bin/python bench/contamination_eval.py --json reports/contamination_eval.json
 
 `check_file` is the one place that runs the check (a training JSONL and benchmark names
-in, one prediction per row out); it calls the library directly and can become a call
-to `curate check --train FILE --benchmark NAME ... --out DIR` without touching the rest.
+in, one prediction per row out); it calls the library directly. `--via-cli` swaps in
+`check_file_cli`, the same through `curate check --train FILE --benchmark NAME --out DIR`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import io
 import json
 import os
 import runpy
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,12 +44,14 @@ from pipeline.benchmarks import load_benchmarks  # noqa: E402
 from pipeline.config import BenchmarkSpec, ContaminationConfig, EmbeddingConfig  # noqa: E402
 from pipeline.contamination import contamination_check  # noqa: E402
 from pipeline.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text  # noqa: E402
+from pipeline.leak_candidates import tail_vectors  # noqa: E402
 from pipeline.schema import RECORD_SCHEMA, content_uid  # noqa: E402
 
 LABELS = ["duplicate", "gray-area", "similar-but-different", "clean"]  # score.py's order
 ALL_BENCHMARKS = ["gsm8k", "math", "mmlu", "arc_challenge", "truthfulqa", "hellaswag", "winogrande"]
 REPHRASED_MMLU = ["abstract_algebra", "sociology", "high_school_us_history"]
 _EMBEDDER: dict[str, SentenceTransformerEmbedder] = {}
+CHECK = {}  # "run": check_file, or check_file_cli with --via-cli
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -79,18 +82,35 @@ def check_file(train_jsonl: Path, benchmark_names: list[str], data_root: Path, c
     started = time.perf_counter()
     stems = cache.encode(benchmarks["question"].to_list())
     full = cache.encode(benchmarks["question_with_choices"].to_list())
+    tails = tail_vectors(benchmarks, cache.encode, stems.shape[1])
     texts = [embedding_text(i, n) for i, n in zip(records["instruction"].to_list(), records["input"].to_list())]
     train_vectors = cache.encode(texts)
     embedded = time.perf_counter()
-    result = contamination_check(records, train_vectors, benchmarks, stems, full, config)
+    result = contamination_check(records, train_vectors, benchmarks, stems, full, config, bench_vectors_tail=tails)
     verdicts = result.evidence.filter(pl.col("reported")).select(
-        pl.col("train_id").alias("id"), pl.col("category").alias("label"), "benchmark", "benchmark_id", "rule",
-        "cosine")
-    predictions = records.select(pl.col("source_id").alias("id")).join(verdicts, on="id", how="left").with_columns(
-        pl.col("label").fill_null("clean"))
+        pl.col("train_id").alias("id"), pl.col("category").alias("label"), "benchmark", "benchmark_id", "rule", "cosine")
+    predictions = records.select(pl.col("source_id").alias("id")).join(verdicts, on="id", how="left")
+    predictions = predictions.with_columns(pl.col("label").fill_null("clean"))
     timing = {"embed_s": round(embedded - started, 1), "check_s": round(time.perf_counter() - embedded, 1),
               "candidate_pairs": result.stats["candidate_pairs"]}
     return predictions, timing
+
+
+def check_file_cli(train_jsonl: Path, benchmark_names: list[str], data_root: Path, cache_dir: Path,
+                   config: ContaminationConfig | None = None) -> tuple[pl.DataFrame, dict]:
+    """`check_file` through `curate check` (default rules; `config` is not passed on). Its
+    ingest quarantines rows without an output, so question-only files come out clean."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="check-") as out:
+        command = [sys.executable, "-m", "pipeline.cli", "check", "--train", str(train_jsonl), "--out", out,
+                   "--data-root", str(data_root), "--state-dir", str(cache_dir), "--quiet"]
+        subprocess.run(command + [a for name in benchmark_names for a in ("--benchmark", name)], check=True, cwd=PROJECT)
+        leaks = pl.read_parquet(Path(out) / "contamination" / "leaks.parquet")
+    verdicts = leaks.filter(pl.col("reported")).select(
+        pl.col("train_id").alias("id"), pl.col("category").alias("label"), "benchmark", "benchmark_id", "rule", "cosine")
+    ids = [str(r.get("id", n)) for n, r in enumerate(read_jsonl(train_jsonl))]
+    predictions = pl.DataFrame({"id": ids}).join(verdicts, on="id", how="left").with_columns(pl.col("label").fill_null("clean"))
+    return predictions, {"cli_s": round(time.perf_counter() - started, 1)}
 
 
 def score(gold: dict[str, str], predicted: dict[str, str]) -> dict:
@@ -124,7 +144,7 @@ def official_score(score_py: Path, labels: Path, predictions: Path) -> str:
 
 
 def eval_dev(dev_dir: Path, data_root: Path, cache_dir: Path, out_dir: Path) -> dict:
-    predictions, timing = check_file(dev_dir / "train.jsonl", ALL_BENCHMARKS, data_root, cache_dir)
+    predictions, timing = CHECK["run"](dev_dir / "train.jsonl", ALL_BENCHMARKS, data_root, cache_dir)
     flagged = predictions.filter(pl.col("label") != "clean")
     pred_file = out_dir / "dev_predictions.jsonl"
     pred_file.write_text("".join(json.dumps(r) + "\n" for r in flagged.to_dicts()), encoding="utf-8")
@@ -158,19 +178,19 @@ def eval_rephrase(data_root: Path, cache_dir: Path, work: Path) -> dict:
                 expected[f"{subject}:{n}"] = f"{subject}_test:{n}"
     (work / "rephrase_mmlu.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     started = time.perf_counter()
-    predictions, timing = check_file(work / "rephrase_mmlu.jsonl", ["mmlu"], data_root, cache_dir)
+    predictions, timing = CHECK["run"](work / "rephrase_mmlu.jsonl", ["mmlu"], data_root, cache_dir)
     out["mmlu"] = {**_flag_rate(predictions, expected), **timing, "wall_s": round(time.perf_counter() - started, 1)}
 
     rows, expected = [], {}
     for n, rec in enumerate(read_jsonl(source / "gsm8k" / "rephrase_gsm8k.jsonl")):
         question, _, answer = rec["text"].partition("\nAnswer:")
-        if question.strip():
-            rows.append({"id": f"gsm8k:{n}", "instruction": question.removeprefix("Question:").strip(), "input": "",
-                         "output": answer.strip()})
+        question = question.strip().removeprefix("Question:").strip()
+        if question:  # a few rephrases hold only the answer
+            rows.append({"id": f"gsm8k:{n}", "instruction": question, "input": "", "output": answer.strip()})
             expected[f"gsm8k:{n}"] = f"test:{n}"
     (work / "rephrase_gsm8k.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     started = time.perf_counter()
-    predictions, timing = check_file(work / "rephrase_gsm8k.jsonl", ["gsm8k"], data_root, cache_dir)
+    predictions, timing = CHECK["run"](work / "rephrase_gsm8k.jsonl", ["gsm8k"], data_root, cache_dir)
     out["gsm8k"] = {**_flag_rate(predictions, expected), **timing, "wall_s": round(time.perf_counter() - started, 1)}
     return out
 
@@ -180,7 +200,7 @@ def eval_platypus(data_root: Path, cache_dir: Path, work: Path) -> dict:
     rows = [{"id": f"pair:{n}", "instruction": p["train_instruction"], "input": "", "output": ""} for n, p in enumerate(pairs)]
     expected = {f"pair:{n}": f"high_school_mathematics_test:{p['mmlu_row_index']}" for n, p in enumerate(pairs)}
     (work / "platypus_pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    predictions, timing = check_file(work / "platypus_pairs.jsonl", ["mmlu"], data_root, cache_dir)
+    predictions, timing = CHECK["run"](work / "platypus_pairs.jsonl", ["mmlu"], data_root, cache_dir)
     missed = predictions.filter(pl.col("label") == "clean")["id"].to_list()
     return {**_flag_rate(predictions, expected), **timing, "missed": missed}
 
@@ -193,7 +213,9 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=PROJECT / ".cache" / "curate")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--parts", default="a,b,c", help="which of a (dev), b (rephrases), c (Platypus pairs)")
+    parser.add_argument("--via-cli", action="store_true", help="run each check through `curate check`")
     args = parser.parse_args()
+    CHECK["run"] = check_file_cli if args.via_cli else check_file
     dev_dir = args.dev_dir or args.data_root.parent / "eval" / "contamination-dev"
     parts = {p.strip() for p in args.parts.split(",")}
     figures: dict = {"config": ContaminationConfig(enabled=True).model_dump(mode="json")}

@@ -22,6 +22,7 @@ from pipeline.benchmarks import BUILTIN_BENCHMARKS, load_benchmark
 from pipeline.config import BenchmarkSpec, ContaminationConfig, RunConfig, expand_env
 from pipeline.contamination import contamination_check, flagged_items, leak_matrix
 from pipeline.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text, load_vectors
+from pipeline.leak_candidates import tail_vectors
 from pipeline.progress import progress
 from pipeline.review_ledger import ReviewLedger
 from pipeline.run_steps import write_stage_result
@@ -65,10 +66,12 @@ def step_contamination(config: RunConfig, run_dir: Path, records_path: str, embe
     with progress("embedding benchmarks", 2 * benchmarks.height, unit="texts") as advance:
         stems = cache.encode(benchmarks["question"].to_list(), progress=advance)
         full = cache.encode(benchmarks["question_with_choices"].to_list(), progress=advance)
+    tails = tail_vectors(benchmarks, cache.encode, stems.shape[1])  # question lines of passage-based items
 
     ledger = ReviewLedger.existing(config.state_path())
     verdicts = ledger.frame() if ledger is not None else None
-    result = contamination_check(records, train_vectors, benchmarks, stems, full, config.contamination, verdicts)
+    result = contamination_check(records, train_vectors, benchmarks, stems, full, config.contamination, verdicts,
+                                 bench_vectors_tail=tails)
     leaks = result.evidence.filter(pl.col("category") != "clean") if result.evidence is not None else pl.DataFrame()
     folder = run_dir / "contamination"
     write_parquet(folder / "leaks.parquet", leaks)
@@ -127,6 +130,7 @@ def check_config(
                 }
             ],
             "dedup": {"exact": {"enabled": False}, "semantic": {"enabled": False}},
+            "ingest": {**data.get("ingest", {}), "allow_empty_output": True},
             "contamination": contamination,
         }
     )

@@ -157,6 +157,8 @@ class BenchmarkSpec(Strict):
 class IngestConfig(Strict):
     max_text_chars: int = Field(100_000, gt=0)  # longer instruction/input/output is quarantined
     hub_retries: int = Field(3, ge=0)
+    # A row with no output is malformed for training, but a file checked for leaks may hold questions only.
+    allow_empty_output: bool = False
 
 
 class ExactDedupConfig(Strict):
@@ -227,18 +229,24 @@ class LeakRules(Strict):
     """Thresholds of the leak classifier (pipeline/leak_classifier.py documents each rule)."""
 
     # A near copy: at most this many words of the benchmark question replaced, removed or
-    # added inside it (framing sentences and options around it do not count).
+    # added inside it (framing sentences and options around it do not count), and no
+    # more words changed than kept.
     near_copy_words: int = Field(3, ge=0)
-    # Same template: word-sequence ratio (difflib over normalised words) at least this;
-    # with a different answer it makes a similar-but-different pair.
-    template_ratio: float = Field(0.5, ge=0.0, le=1.0)
-    # With no readable answer, the wording must be this close for a changed detail to
-    # count as similar-but-different rather than a rewording (gray-area).
-    template_ratio_unknown_answer: float = Field(0.6, ge=0.0, le=1.0)
+    # Same template: word-sequence ratio (difflib over normalised words) at least this.
+    template_ratio: float = Field(0.6, ge=0.0, le=1.0)
+    # With no readable answer the text alone decides, so a near copy or a template match
+    # must also be this close in meaning (cosine); so must a row with no output at all.
+    unknown_answer_cosine: float = Field(0.7, ge=-1.0, le=1.0)
     # A rewording (gray-area) with the gold answer may score this far below min_cosine:
-    # paraphrases and translations often do.
+    # paraphrases often do.
     same_answer_cosine: float = Field(0.6, ge=-1.0, le=1.0)
-    # A bare option letter is an answer only when the prompt shows the benchmark's options.
+    # A free-text output agrees with a free-text gold answer when it uses at least this
+    # share of the gold answer's content words.
+    answer_words_share: float = Field(0.5, ge=0.0, le=1.0)
+    # A rewording keeps the question's numbers: at least this share of the benchmark
+    # stem's numbers must be in the prompt (stems without numbers are exempt).
+    numbers_kept_share: float = Field(0.5, ge=0.0, le=1.0)
+    # A bare option letter is an answer only when the prompt shows the gold option's text.
     letter_needs_options: bool = True
 
 

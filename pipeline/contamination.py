@@ -5,11 +5,13 @@ questions, and graded each leak: duplicate, gray-area, similar-but-different. Th
 stage scores first and decides second:
 
 1. candidates (leak_candidates): every pair at or above `min_cosine` (range search),
-   the closest few down to `candidate_cosine`, exact matches and 13/8-gram overlaps;
+   the closest few down to `candidate_cosine`, exact matches and 13/8-gram overlaps,
+   against the stem, the stem with options and (optionally) a passage item's question;
 2. evidence (leak_evidence): cosines, n-gram coverage, lexical similarity, the word
    diff and its changed details, answer agreement - stored per pair;
 3. decision (leak_classifier): transparent rules give each pair a category and the
-   rule that decided it; a row's verdict is its strongest pair.
+   rule that decided it; a row's verdict is a duplicate pair if it has one, else its
+   closest flagged pair. Review-ledger verdicts, where given, override pair by pair.
 
 `decide_leaks` runs step 3 alone on a stored evidence frame, so a changed threshold
 re-decides without re-embedding. Rows whose verdict's action is "remove"
@@ -41,10 +43,11 @@ ID_COLUMNS = ["train_id", "train_uid", "row_key", "source", "benchmark", "benchm
 
 def score_pairs(train: pl.DataFrame, train_vectors: np.ndarray, benchmarks: pl.DataFrame,
                 bench_vectors_stem: np.ndarray, bench_vectors_full: np.ndarray,
-                config: ContaminationConfig) -> pl.DataFrame:
+                config: ContaminationConfig, bench_vectors_tail: np.ndarray | None = None) -> pl.DataFrame:
     """Candidates with their evidence and the ids of both sides; no decision yet."""
     texts = [embedding_text(i, n or "") for i, n in zip(train["instruction"].to_list(), train["input"].to_list())]
-    candidates = find_leak_candidates(texts, train_vectors, benchmarks, bench_vectors_stem, bench_vectors_full, config)
+    candidates = find_leak_candidates(texts, train_vectors, benchmarks, bench_vectors_stem, bench_vectors_full,
+                                      config, bench_vectors_tail)
     evidence = leak_evidence(candidates, train, benchmarks)
     t, b = evidence["train_index"], evidence["bench_index"]
     return evidence.with_columns(
@@ -125,18 +128,21 @@ def decide_leaks(
 
 def contamination_check(train: pl.DataFrame, train_vectors: np.ndarray, benchmarks: pl.DataFrame,
                         bench_vectors_stem: np.ndarray, bench_vectors_full: np.ndarray,
-                        config: ContaminationConfig, verdicts: pl.DataFrame | None = None) -> StageResult:
+                        config: ContaminationConfig, verdicts: pl.DataFrame | None = None, *,
+                        bench_vectors_tail: np.ndarray | None = None) -> StageResult:
     """Score every candidate pair, then decide (see the module docstring).
 
     `train` has RECORD_SCHEMA, row-aligned with `train_vectors` (instruction + input
-    embedded); the benchmark vectors are row-aligned with `benchmarks` (stem, and stem
-    with options), all from the same embedder.
+    embedded); the benchmark vectors are row-aligned with `benchmarks` (stem, stem with
+    options, and optionally the question lines of passage-based items from
+    `leak_candidates.tail_vectors`), all from the same embedder.
     """
     if len(train_vectors) != train.height:
         raise ValueError(f"{len(train_vectors)} vectors for {train.height} training rows")
     if not config.enabled:
         return StageResult(STAGE, kept=as_records(train), stats={"enabled": False}).check(train)
-    scored = score_pairs(train, train_vectors, benchmarks, bench_vectors_stem, bench_vectors_full, config)
+    scored = score_pairs(train, train_vectors, benchmarks, bench_vectors_stem, bench_vectors_full, config,
+                         bench_vectors_tail)
     return decide_leaks(train, scored, config, verdicts)
 
 

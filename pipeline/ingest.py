@@ -77,14 +77,16 @@ def _text(name: str, template: FieldTemplate, data: dict[str, Any], *, lenient: 
     return value
 
 
-def map_row(data: dict[str, Any], mapping: _Mapping, max_chars: int) -> tuple[str, str, str]:
+def map_row(
+    data: dict[str, Any], mapping: _Mapping, max_chars: int, allow_empty_output: bool = False
+) -> tuple[str, str, str]:
     """Map one raw row to (instruction, input, output), or raise ValueError with the reason."""
     instruction = _text("instruction", mapping.instruction, data, lenient=False)
     input_ = _text("input", mapping.input, data, lenient=True)
-    output = _text("output", mapping.output, data, lenient=False)
+    output = _text("output", mapping.output, data, lenient=allow_empty_output)
     if not instruction.strip():
         raise ValueError("empty instruction")
-    if not output.strip():
+    if not output.strip() and not allow_empty_output:
         raise ValueError("empty output")
     for name, value in (("instruction", instruction), ("input", input_), ("output", output)):
         if len(value) > max_chars:
@@ -122,7 +124,7 @@ def ingest_source(source: SourceConfig, config: RunConfig, on_row: Callable[[], 
             quarantine.append({**base, "reason": raw.error or "unreadable row", "raw": raw.raw})
             continue
         try:
-            instruction, input_, output = map_row(raw.data, mapping, config.ingest.max_text_chars)
+            instruction, input_, output = map_row(raw.data, mapping, config.ingest.max_text_chars, config.ingest.allow_empty_output)
             # An id template that renders empty (`{id?}` on a row without one) falls back to the row number.
             source_id = (str(mapping.id.render(raw.data)) if mapping.id else "") or str(row_index)
         except (ValueError, MissingField) as exc:

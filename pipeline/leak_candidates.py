@@ -4,7 +4,7 @@ Open-Platypus (arXiv 2308.07317, section 2.3) flags a training question when its
 embedding cosine to a benchmark test question reaches 0.8. We keep that promise as a
 range search, not a top-1 lookup: every pair at or above `min_cosine` is a candidate,
 whatever its rank. Below it, down to `candidate_cosine`, the classifier still gets to
-see the closest few (paraphrases and translations often score 0.6-0.8), at most
+see the closest few (paraphrases often score 0.6-0.8), at most
 `top_k` per training row and benchmark, so one large benchmark (MMLU) cannot crowd out
 the one GSM8K item a row was rewritten from.
 
@@ -18,16 +18,25 @@ candidates whatever their cosine:
   training text;
 - `ngram8`: the same with 8-grams over the stem alone, for short items.
 
+Passage-based items (MMLU's history subjects: a long excerpt, then the question on the
+last line) embed as their passage, and the model truncates them before the question; a
+rewording of the question alone then scores low. For a stem of at least
+`PASSAGE_WORDS` words on several lines, its last line (`question_tail`) can be
+embedded as a third vector set; pairs are found against it too, and `cosine` is the
+largest of the stem's, the stem-with-options' and the tail's.
+
 N-gram hits are ranked by the share of the item's grams found and capped at `top_k`
 per training row and benchmark (shared boilerplate, such as MMLU's moral-scenario
 preamble, would otherwise make hundreds of candidates); exact matches are never cut.
-Both cosines (against the stem and against the stem with options) are computed for
-every candidate, so the decision step can read them whichever channel found the pair.
+Every cosine (stem, stem with options, and question line where one was embedded) is
+computed for every candidate, so the decision step can read them whichever channel found
+the pair.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -41,10 +50,28 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "bench_index": pl.Int64(),
     "cosine_stem": pl.Float64(),
     "cosine_full": pl.Float64(),
-    "cosine": pl.Float64(),  # the larger of the two
+    "cosine_tail": pl.Float64(),  # null where the item has no question tail (or none was embedded)
+    "cosine": pl.Float64(),  # the largest of the three
     "found_by": pl.String(),  # comma-joined channels: embedding, exact, ngram13, ngram8
 }
 CHANNELS = ("embedding", "exact", "ngram13", "ngram8")
+PASSAGE_WORDS = 100  # a stem this long on several lines is a passage with its question last
+
+
+def question_tail(stem: str) -> str:
+    """The question line of a passage-based stem ("" for any other stem)."""
+    lines = [line.strip() for line in stem.split("\n") if line.strip()]
+    return lines[-1] if len(lines) > 1 and len(stem.split()) >= PASSAGE_WORDS else ""
+
+
+def tail_vectors(benchmarks: pl.DataFrame, encode: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
+    """Vectors of the items' question tails, row-aligned; zero rows where an item has none."""
+    tails = [question_tail(q) for q in benchmarks["question"].to_list()]
+    which = [i for i, tail in enumerate(tails) if tail]
+    out = np.zeros((len(tails), dim), dtype=np.float32)
+    if which:
+        out[which] = encode([tails[i] for i in which])
+    return out
 
 
 def _embedding_pairs(train_vectors, bench_vectors, floor: float) -> set[tuple[int, int]]:
@@ -92,9 +119,20 @@ def pair_cosines(train_vectors: np.ndarray, bench_vectors: np.ndarray, left: np.
     """Cosines of the given pairs of unit vectors, in float64."""
     if left.size == 0:
         return np.empty(0, dtype=np.float64)
-    a = np.asarray(train_vectors, dtype=np.float64)[left]
-    b = np.asarray(bench_vectors, dtype=np.float64)[right]
+    a = np.asarray(train_vectors)[left].astype(np.float64)
+    b = np.asarray(bench_vectors)[right].astype(np.float64)
     return np.einsum("ij,ij->i", a, b)
+
+
+def _best_cosine(train_vectors, stem, full, tail, left, right) -> tuple[np.ndarray, ...]:
+    """(stem, full, tail, largest) cosines of the pairs; tail is NaN where an item has no tail."""
+    cos_stem = pair_cosines(train_vectors, stem, left, right)
+    cos_full = pair_cosines(train_vectors, full, left, right)
+    cos_tail = np.full(left.shape, np.nan)
+    if tail is not None and left.size:
+        has_tail = np.abs(np.asarray(tail)[right]).sum(axis=1) > 0
+        cos_tail[has_tail] = pair_cosines(train_vectors, tail, left[has_tail], right[has_tail])
+    return cos_stem, cos_full, cos_tail, np.fmax(np.maximum(cos_stem, cos_full), cos_tail)
 
 
 def find_leak_candidates(
@@ -104,12 +142,13 @@ def find_leak_candidates(
     bench_vectors_stem: np.ndarray,
     bench_vectors_full: np.ndarray,
     config: ContaminationConfig,
+    bench_vectors_tail: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """Every candidate pair, with both cosines and the channels that found it (CANDIDATE_SCHEMA).
+    """Every candidate pair, with its cosines and the channels that found it (CANDIDATE_SCHEMA).
 
     `train_texts` are the training rows' prompts (instruction + input, as embedded),
-    row-aligned with `train_vectors`; the two benchmark vector sets are row-aligned with
-    `benchmarks` (stem, and stem with options).
+    row-aligned with `train_vectors`; the benchmark vector sets are row-aligned with
+    `benchmarks` (stem, stem with options, and optionally `tail_vectors`).
     """
     n_train, n_bench = len(train_texts), benchmarks.height
     if len(train_vectors) != n_train:
@@ -124,6 +163,8 @@ def find_leak_candidates(
     found: dict[tuple[int, int], set[str]] = defaultdict(set)
     by_embedding = _embedding_pairs(train_vectors, bench_vectors_stem, floor)
     by_embedding |= _embedding_pairs(train_vectors, bench_vectors_full, floor)
+    if bench_vectors_tail is not None:
+        by_embedding |= _embedding_pairs(train_vectors, bench_vectors_tail, floor)
     for pair in _exact_pairs(train_texts, benchmarks):
         found[pair].add("exact")
     ngram13 = _ngram_hits(train_texts, benchmarks["question_with_choices"].to_list(), LM_EVAL_NGRAM)
@@ -136,8 +177,7 @@ def find_leak_candidates(
     pairs = sorted(by_embedding)
     left = np.array([t for t, _ in pairs], dtype=np.int64)
     right = np.array([b for _, b in pairs], dtype=np.int64)
-    best = np.maximum(pair_cosines(train_vectors, bench_vectors_stem, left, right),
-                      pair_cosines(train_vectors, bench_vectors_full, left, right))
+    best = _best_cosine(train_vectors, bench_vectors_stem, bench_vectors_full, bench_vectors_tail, left, right)[-1]
     # Every pair at or above min_cosine stays; the band below it is capped per row and benchmark.
     above = {p for p, c in zip(pairs, best.tolist()) if c >= config.min_cosine}
     band = {p: c for p, c in zip(pairs, best.tolist()) if c < config.min_cosine}
@@ -147,16 +187,17 @@ def find_leak_candidates(
     ordered = sorted(found)
     left = np.array([t for t, _ in ordered], dtype=np.int64)
     right = np.array([b for _, b in ordered], dtype=np.int64)
-    cos_stem = pair_cosines(train_vectors, bench_vectors_stem, left, right)
-    cos_full = pair_cosines(train_vectors, bench_vectors_full, left, right)
+    cos_stem, cos_full, cos_tail, best = _best_cosine(train_vectors, bench_vectors_stem, bench_vectors_full,
+                                                      bench_vectors_tail, left, right)
     return pl.DataFrame(
         {
             "train_index": left,
             "bench_index": right,
             "cosine_stem": cos_stem,
             "cosine_full": cos_full,
-            "cosine": np.maximum(cos_stem, cos_full),
+            "cosine_tail": cos_tail,
+            "cosine": best,
             "found_by": [",".join(c for c in CHANNELS if c in found[p]) for p in ordered],
         },
         schema=CANDIDATE_SCHEMA,
-    )
+    ).with_columns(pl.col("cosine_tail").fill_nan(None))

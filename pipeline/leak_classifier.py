@@ -9,26 +9,35 @@ The categories are Open-Platypus's (arXiv 2308.07317, section 2.3):
 
 The rules read only columns that leak_evidence stored, so changing a threshold in
 `LeakRules` (or `min_cosine`) re-decides without re-embedding or re-scoring. They are
-tried in order and the first that matches names the category and itself (`rule`):
+tried in order and the first that matches names the category and itself (`rule`).
+"Answer" is answer agreement (same / different / unknown); a near copy has at most
+`near_copy_words` words of the question changed and no more changed than kept; with no
+readable answer the text alone decides, so those rules also ask for a cosine of at
+least `unknown_answer_cosine`.
 
 1. exact_copy -> duplicate: the normalised prompt equals the stem or stem with options.
-2. near_copy_same_answer -> duplicate: at most `near_copy_words` words of the question
-   changed, and the output gives the gold answer.
-3. near_copy_answer_differs -> similar-but-different: a near copy whose output gives
-   another answer (another option, another number).
-4. near_copy_detail_changed -> similar-but-different: a near copy with no readable
-   answer, where a changed word is a number, a content word or a negation.
-5. near_copy -> duplicate: a near copy with no readable answer whose changes are
-   function words only ("if" -> "when").
+2. near_copy_same_answer -> duplicate: a near copy giving the gold answer.
+3. near_copy_answer_differs -> similar-but-different: a near copy giving another
+   answer (another option, another number).
+4. near_copy_detail_changed -> similar-but-different: a near copy, no readable answer,
+   and a changed word is a number, a content word or a negation.
+5. near_copy -> duplicate: a near copy, no readable answer, only function words
+   changed ("if" -> "when").
 6. template_answer_differs -> similar-but-different: word-sequence ratio at least
-   `template_ratio` (same template, much of the same wording) and another answer.
-7. template_detail_changed -> similar-but-different: no readable answer, but a ratio
-   of at least `template_ratio_unknown_answer`; the changed words (more than a near
-   copy's) are the changed detail.
-8. paraphrase -> gray-area: cosine at least `min_cosine` (the paper's 0.8), and the
-   answer is not shown to differ.
-9. same_answer_reworded -> gray-area: the gold answer, at a cosine of at least
-   `same_answer_cosine` (rewordings and translations often score below 0.8).
+   `template_ratio` (the same template, most of the wording) and another answer.
+7. template_detail_changed -> similar-but-different: the same template, no readable
+   answer; the words changed (more than a near copy's) are the changed detail.
+8. paraphrase -> gray-area: cosine at least `min_cosine` (the paper's 0.8) and the
+   answer not shown to differ.
+9. question_only -> gray-area: a row with no output at all, at a cosine of at least
+   `unknown_answer_cosine`: nothing in it can show another answer. (A row whose output
+   exists but neither gives nor uses the gold answer needs rule 8's 0.8: an output
+   without the gold answer's words is weak evidence of another question.)
+10. same_answer_reworded -> gray-area: the gold answer - extracted, or a free-text
+   output using at least `answer_words_share` of the gold answer's own content words -
+   at a cosine of at least `same_answer_cosine` (rewordings often score below 0.8),
+   with at least `numbers_kept_share` of the stem's numbers kept (a coincidental
+   equal number answers another problem with other numbers).
 Otherwise clean (`no_rule`): e.g. a same-topic question with another answer.
 
 A bare option letter counts as an answer only when the prompt shows the gold option's
@@ -63,23 +72,28 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
     """(rule name, category, condition), tried in order; see the module docstring."""
     answer = pl.col("_answer")
     same, different, unknown = answer == "same", answer == "different", answer == "unknown"
-    near = pl.col("changed_words") <= rules.near_copy_words
+    words_agree = unknown & (pl.col("gold_words_in_output").fill_null(0.0) >= rules.answer_words_share)
+    changed = pl.col("changed_words")
+    near = (changed <= rules.near_copy_words) & (pl.col("kept_words") >= changed)
+    template = pl.col("word_sequence_ratio") >= rules.template_ratio
+    close = pl.col("cosine") >= rules.unknown_answer_cosine
     detail = (
         (pl.col("numbers_only_in_train").list.len() + pl.col("numbers_only_in_bench").list.len() > 0)
         | (pl.col("changed_content_words") > 0)
         | pl.col("negation_flip")
     )
-    ratio = pl.col("word_sequence_ratio")
+    numbers_kept = pl.col("numbers_kept").is_null() | (pl.col("numbers_kept") >= rules.numbers_kept_share)
     return [
         ("exact_copy", DUPLICATE, pl.col("normalized_exact")),
         ("near_copy_same_answer", DUPLICATE, near & same),
         ("near_copy_answer_differs", SBD, near & different),
-        ("near_copy_detail_changed", SBD, near & unknown & detail),
-        ("near_copy", DUPLICATE, near & unknown),
-        ("template_answer_differs", SBD, (ratio >= rules.template_ratio) & different),
-        ("template_detail_changed", SBD, (ratio >= rules.template_ratio_unknown_answer) & unknown),
+        ("near_copy_detail_changed", SBD, near & unknown & close & detail),
+        ("near_copy", DUPLICATE, near & unknown & close),
+        ("template_answer_differs", SBD, template & different),
+        ("template_detail_changed", SBD, template & unknown & close),
         ("paraphrase", GRAY, (pl.col("cosine") >= min_cosine) & ~different),
-        ("same_answer_reworded", GRAY, (pl.col("cosine") >= rules.same_answer_cosine) & same),
+        ("question_only", GRAY, (pl.col("output_words") == 0) & close),
+        ("same_answer_reworded", GRAY, (pl.col("cosine") >= rules.same_answer_cosine) & (same | words_agree) & numbers_kept),
     ]
 
 

@@ -8,7 +8,7 @@ import polars as pl
 from leak_cases import APPLES, CAPITAL, PHOTOSYNTHESIS, bench_frame, packaged_embedder, unit
 from pipeline.benchmark_formats import make_item
 from pipeline.config import ContaminationConfig
-from pipeline.leak_candidates import CANDIDATE_SCHEMA, find_leak_candidates
+from pipeline.leak_candidates import CANDIDATE_SCHEMA, find_leak_candidates, question_tail, tail_vectors
 
 CONFIG = ContaminationConfig(enabled=True, min_cosine=0.8, candidate_cosine=0.6, top_k=2)
 
@@ -79,3 +79,18 @@ def test_shared_boilerplate_ngrams_are_capped_but_the_copy_ranks_first():
     found = find_leak_candidates([items[2][1]["question_with_choices"]], unit(1, 0, 0)[None], bench, zeros, zeros, CONFIG)
     assert 2 in found["bench_index"].to_list()
     assert found.filter(pl.col("found_by").str.contains("ngram13")).height == CONFIG.top_k
+
+
+def test_a_passage_items_question_line_is_embedded_and_searched():
+    passage = "This question refers to the following information.\n" + " ".join(["The harbour was busy."] * 30)
+    item = make_item(f"{passage}\nWhich trade good does the passage mention most?", ["tea", "silk"], answer_index=0)
+    bench = bench_frame([("mmlu", item), ("mmlu", CAPITAL)])
+    assert question_tail(item["question"]) == "Which trade good does the passage mention most?"
+    assert question_tail(CAPITAL["question"]) == ""  # one line, short: no passage
+    encoded = []
+    tails = tail_vectors(bench, lambda texts: encoded.extend(texts) or np.stack([at_cosine(0.9)] * len(texts)), 3)
+    assert encoded == ["Which trade good does the passage mention most?"] and not tails[1].any()
+    far = np.stack([unit(0, 0, 1)] * 2)
+    found = find_leak_candidates(["x"], unit(1, 0, 0)[None], bench, far, far, CONFIG, tails)
+    row = found.row(0, named=True)
+    assert row["bench_index"] == 0 and abs(row["cosine_tail"] - 0.9) < 1e-6 and row["cosine"] == row["cosine_tail"]

@@ -91,3 +91,25 @@ def test_a_rows_verdict_is_a_duplicate_anywhere_else_its_closest_flagged_pair():
     verdicts = row_leaks(pairs)
     assert verdicts.select("train_index", "bench_index", "category").rows() == [
         (0, 11, "duplicate"), (1, 21, "similar-but-different")]
+
+
+def test_a_row_without_output_is_judged_on_its_question_at_unknown_answer_cosine(evidence):
+    reworded = evidence.with_columns(pl.lit("unknown").alias("answer_agreement"), pl.lit(0.75).alias("cosine"))
+    assert category(classify_leaks(reworded, RULES, 0.8), "paraphrase") == ("clean", "no_rule")  # output, no gold answer
+    no_output = reworded.with_columns(pl.lit(0).alias("output_words"))
+    assert category(classify_leaks(no_output, RULES, 0.8), "paraphrase") == ("gray-area", "question_only")
+    assert category(classify_leaks(no_output, LeakRules(unknown_answer_cosine=0.8), 0.8), "paraphrase")[0] == "clean"
+
+
+def test_a_free_text_output_with_the_gold_answers_words_counts_as_the_same_answer(evidence):
+    free_text = evidence.with_columns(pl.lit("unknown").alias("answer_agreement"), pl.lit(0.7).alias("cosine"))
+    assert category(classify_leaks(free_text, RULES, 0.8), "paraphrase")[0] == "clean"
+    agreeing = free_text.with_columns(pl.lit(0.6).alias("gold_words_in_output"))
+    assert category(classify_leaks(agreeing, RULES, 0.8), "paraphrase") == ("gray-area", "same_answer_reworded")
+
+
+def test_an_equal_answer_below_min_cosine_needs_the_questions_numbers(evidence):
+    low = evidence.with_columns(pl.lit(0.7).alias("cosine"))
+    assert category(classify_leaks(low, RULES, 0.8), "paraphrase") == ("gray-area", "same_answer_reworded")
+    other_numbers = low.with_columns(pl.lit(0.25).alias("numbers_kept"))  # 26 apples from another problem
+    assert category(classify_leaks(other_numbers, RULES, 0.8), "paraphrase") == ("clean", "no_rule")

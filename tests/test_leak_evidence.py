@@ -1,38 +1,18 @@
-"""Pair evidence: the word diff (framing vs changes), key details, similarity, answer agreement."""
+"""Pair evidence: key details of the diff, similarity against stem / options / question line, answers."""
 
 from __future__ import annotations
 
 import polars as pl
 
 from leak_cases import APPLES, CAPITAL, bench_frame, records
-from pipeline.leak_evidence import EVIDENCE_SCHEMA, leak_evidence, tokenize, word_diff
-
-
-def diff(train: str, bench: str):
-    return word_diff(tokenize(train), tokenize(bench))
+from pipeline.benchmark_formats import make_item
+from pipeline.leak_evidence import EVIDENCE_SCHEMA, leak_evidence
 
 
 def evidence_for(instruction: str, output: str, item=APPLES, name="gsm8k") -> dict:
     candidates = pl.DataFrame({"train_index": [0], "bench_index": [0], "cosine": [0.9]})
     frame = leak_evidence(candidates, records([("r", instruction, "", output)]), bench_frame([(name, item)]))
     return frame.row(0, named=True)
-
-
-def test_framing_sentences_and_lines_around_the_question_are_not_changes():
-    d = diff("Answer the following question.\nQ: What happens if you eat a pomegranate?\nAnswer:",
-             "What happens if you eat a pomegranate?")
-    assert (d.changed_words, d.framing_words) == (0, 6)
-
-
-def test_text_attached_to_the_questions_own_sentence_is_a_change():
-    d = diff("How long would it take to drive across the country of Luxembourg?",
-             "How long would it take to drive across the country?")
-    assert d.changed_words == 2 and d.added == [["of", "Luxembourg?"]]
-
-
-def test_case_punctuation_latex_and_hyphens_are_not_changes():
-    d = diff("find the value of 3/4 x in rock climbing", "Find the value of $\\frac{3}{4}\\cdot x$ in rock-climbing.")
-    assert d.changed_words == 0
 
 
 def test_swapped_numbers_show_span_by_span():
@@ -79,3 +59,23 @@ def test_negation_flip_and_schema():
     frame = leak_evidence(pl.DataFrame({"train_index": [0], "bench_index": [0]}), records([("r", "x", "", "")]),
                           bench_frame([("gsm8k", APPLES)]))
     assert {c: frame.schema[c] for c in EVIDENCE_SCHEMA} == EVIDENCE_SCHEMA
+
+
+PASSAGE = make_item("This question refers to the following information.\n" + " ".join(["The harbour was busy."] * 30)
+                    + "\nWhich trade good does the passage mention most?", ["tea", "silk", "salt", "wool"], answer_index=0)
+
+
+def test_a_passage_item_is_also_compared_as_its_question_line():
+    row = evidence_for("Which trade good is mentioned most often in the passage?", "", PASSAGE, "mmlu")
+    assert row["compared_with"] == "question_tail"
+    assert row["word_sequence_ratio"] > 0.5  # against the whole passage it is near 0
+
+
+def test_free_text_answers_agree_by_the_gold_answers_own_words():
+    bodies = make_item("Are there bodies buried in Hoover Dam?", answer="No, there are no bodies buried in Hoover Dam")
+    row = evidence_for("Is it true that workers are entombed in the Hoover Dam?",
+                       "No. Nobody is buried in the dam; that is a myth.", bodies, "truthfulqa")
+    # "no" and "buried" of the gold's own words ("hoover", "dam" are the prompt's); "bodies" missing
+    assert row["answer_agreement"] == "unknown" and row["gold_words_in_output"] == 2 / 3
+    assert evidence_for(APPLES["question"], "26 apples")["gold_words_in_output"] is None  # numeric gold: compared as a number
+    assert evidence_for(APPLES["question"], "")["output_words"] == 0

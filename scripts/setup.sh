@@ -12,15 +12,17 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/curate ]
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# This machine's pip config names local wheel folders, some absent; pip warns about each one.
+quiet_pip() { "${pip[@]}" "$@" 2> >(grep -v "^WARNING: Location '.*' is ignored" >&2); }
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     echo "setup: installing torch (GPU present)" >&2
-    "${pip[@]}" torch
+    quiet_pip torch
   else
     echo "setup: installing torch 2.13.0 (CPU wheel)" >&2
-    "${pip[@]}" "torch==2.13.0"
+    quiet_pip "torch==2.13.0"
   fi
 fi
 echo "setup: installing the project into .venv (a minute or two the first time)" >&2
-"${pip[@]}" -e ".[dev,train]"
+quiet_pip -e ".[dev,train]"
 echo "$want" > "$stamp"

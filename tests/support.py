@@ -45,3 +45,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def record(source: str, n: int, instruction: str, input: str = "", output: str = "answer") -> dict:
+    """One hand-made record in the record schema, row `n` of `source`."""
+    from pipeline.schema import content_uid
+
+    return {
+        "row_key": f"{source}#{n}",
+        "uid": content_uid(instruction, input, output),
+        "source": source,
+        "source_id": str(n),
+        "source_row": n,
+        "source_file": f"{source}.jsonl",
+        "source_split": "train",
+        "license": "mit",
+        "derived_from": None,
+        "instruction": instruction,
+        "input": input,
+        "output": output,
+    }

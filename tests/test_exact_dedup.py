@@ -6,7 +6,8 @@ import polars as pl
 
 from pipeline.config import ExactDedupConfig, KeepPolicy
 from pipeline.exact_dedup import exact_dedup
-from pipeline.schema import RECORD_SCHEMA, content_uid
+from pipeline.schema import RECORD_SCHEMA
+from support import record
 
 
 def records(*rows: tuple) -> pl.DataFrame:
@@ -14,22 +15,7 @@ def records(*rows: tuple) -> pl.DataFrame:
     out = []
     for n, row in enumerate(rows):
         source, instruction, input_, output = row if len(row) == 4 else (row[0], row[1], "", row[2])
-        out.append(
-            {
-                "row_key": f"{source}#{n}",
-                "uid": content_uid(instruction, input_, output),
-                "source": source,
-                "source_id": str(n),
-                "source_row": n,
-                "source_file": f"{source}.jsonl",
-                "source_split": "train",
-                "license": "mit",
-                "derived_from": None,
-                "instruction": instruction,
-                "input": input_,
-                "output": output,
-            }
-        )
+        out.append(record(source, n, instruction, input_, output))
     return pl.DataFrame(out, schema=RECORD_SCHEMA)
 
 

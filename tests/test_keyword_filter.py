@@ -9,7 +9,8 @@ import pytest
 
 from pipeline.config import PROJECT_ROOT, SourceKeywordFilter
 from pipeline.keyword_filter import keyword_filter, read_keyword_list
-from pipeline.schema import RECORD_SCHEMA, content_uid
+from pipeline.schema import RECORD_SCHEMA
+from support import record
 
 SHIPPED_LIST = PROJECT_ROOT / "data" / "keywords" / "platypus_stem.txt"
 
@@ -19,22 +20,7 @@ def records(*rows: tuple) -> pl.DataFrame:
     out = []
     for n, row in enumerate(rows):
         source, instruction, input_ = (*row, "")[:3]
-        out.append(
-            {
-                "row_key": f"{source}#{n}",
-                "uid": content_uid(instruction, input_, "answer"),
-                "source": source,
-                "source_id": str(n),
-                "source_row": n,
-                "source_file": f"{source}.jsonl",
-                "source_split": "train",
-                "license": "mit",
-                "derived_from": None,
-                "instruction": instruction,
-                "input": input_,
-                "output": "answer",
-            }
-        )
+        out.append(record(source, n, instruction, input_))
     return pl.DataFrame(out, schema=RECORD_SCHEMA)
 
 

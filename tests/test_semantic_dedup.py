@@ -12,31 +12,14 @@ from hypothesis import strategies as st
 
 from pipeline.config import KeepPolicy, SemanticDedupConfig
 from pipeline.pair_search import Pairs, brute_force_pairs
-from pipeline.schema import RECORD_SCHEMA, content_uid
+from pipeline.schema import RECORD_SCHEMA
 from pipeline.semantic_dedup import Decision, decide, effective_rule, semantic_dedup
+from support import record
 
 
 def records(*outputs: str, source: str = "s") -> pl.DataFrame:
     """One record per output; instructions are distinct so nothing is an exact duplicate."""
-    rows = []
-    for n, output in enumerate(outputs):
-        instruction = f"question {n}"
-        rows.append(
-            {
-                "row_key": f"{source}#{n}",
-                "uid": content_uid(instruction, "", output),
-                "source": source,
-                "source_id": str(n),
-                "source_row": n,
-                "source_file": f"{source}.jsonl",
-                "source_split": "train",
-                "license": "mit",
-                "derived_from": None,
-                "instruction": instruction,
-                "input": "",
-                "output": output,
-            }
-        )
+    rows = [record(source, n, f"question {n}", "", output) for n, output in enumerate(outputs)]
     return pl.DataFrame(rows, schema=RECORD_SCHEMA)
 
 

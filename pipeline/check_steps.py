@@ -20,7 +20,9 @@ import polars as pl
 from pipeline.atomic_io import write_csv, write_json, write_jsonl, write_parquet
 from pipeline.benchmarks import BUILTIN_BENCHMARKS, load_benchmark
 from pipeline.config import BenchmarkSpec, ContaminationConfig, RunConfig, expand_env
-from pipeline.contamination import contamination_check, flagged_items, leak_matrix
+from pipeline.contamination import contamination_check, decide_leaks, flagged_items, leak_matrix, score_pairs
+from pipeline.leak_classifier import classify_leaks
+from pipeline.leak_judge import judge_pairs
 from pipeline.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text, load_vectors
 from pipeline.leak_candidates import tail_vectors
 from pipeline.progress import progress
@@ -70,8 +72,16 @@ def step_contamination(config: RunConfig, run_dir: Path, records_path: str, embe
 
     ledger = ReviewLedger.existing(config.state_path())
     verdicts = ledger.frame() if ledger is not None else None
-    result = contamination_check(records, train_vectors, benchmarks, stems, full, config.contamination, verdicts,
-                                 bench_vectors_tail=tails)
+    if config.contamination.judge is None:
+        result = contamination_check(records, train_vectors, benchmarks, stems, full, config.contamination, verdicts,
+                                     bench_vectors_tail=tails)
+    else:  # score, ask the judge about the gray-area pairs (I/O, here at the edge), then decide
+        scored = score_pairs(records, train_vectors, benchmarks, stems, full, config.contamination, tails)
+        first = classify_leaks(scored, config.contamination.rules, config.contamination.min_cosine)
+        texts = {uid: (embedding_text(i, x), o) for uid, i, x, o in records.select("uid", "instruction", "input", "output").iter_rows()}
+        judged = judge_pairs(first, texts, config.contamination.judge, config.state_path())
+        log.info("judge: %d gray-area pairs graded, %d failed", judged.height, int((judged["judge_status"] == "error").sum()))
+        result = decide_leaks(records, scored, config.contamination, verdicts, judged)
     leaks = result.evidence.filter(pl.col("category") != "clean") if result.evidence is not None else pl.DataFrame()
     folder = run_dir / "contamination"
     write_parquet(folder / "leaks.parquet", leaks)

@@ -250,6 +250,16 @@ class LeakRules(Strict):
     letter_needs_options: bool = True
 
 
+class JudgeConfig(Strict):
+    """An OpenAI-compatible chat endpoint (OpenAI, or a local vLLM / llama.cpp server) asked about gray-area pairs."""
+
+    endpoint: str  # base URL, e.g. "http://127.0.0.1:8000/v1"
+    model: str
+    api_key_env: str | None = None  # the environment variable holding the API key, if the endpoint needs one
+    timeout_s: float = Field(30.0, gt=0)
+    max_pairs: int = Field(500, gt=0)  # a cap on calls per run
+
+
 class ContaminationConfig(Strict):
     enabled: bool = False
     # Benchmarks to check against; empty means all built-ins.
@@ -260,6 +270,7 @@ class ContaminationConfig(Strict):
     candidate_cosine: float = Field(0.6, ge=-1.0, le=1.0)  # how far below it candidates are gathered
     top_k: int = Field(5, gt=0)  # embedding candidates kept per training row and benchmark
     rules: LeakRules = Field(default_factory=LeakRules)
+    judge: JudgeConfig | None = None  # optional; off unless configured
     actions: dict[LeakCategory, CategoryAction] = Field(default_factory=_default_actions)
 
 

@@ -31,6 +31,7 @@ from pipeline.embedder import embedding_text
 from pipeline.leak_candidates import find_leak_candidates
 from pipeline.leak_classifier import CLEAN, classify_leaks, row_leaks
 from pipeline.leak_evidence import leak_evidence
+from pipeline.leak_judge import apply_judgements
 from pipeline.review_ledger import apply_verdicts
 from pipeline.schema import as_records, mark_dropped
 from pipeline.stage_result import StageResult
@@ -72,25 +73,35 @@ def _actions(config: ContaminationConfig) -> tuple[dict[str, str], dict[str, boo
 
 
 def decide_leaks(
-    train: pl.DataFrame, scored: pl.DataFrame, config: ContaminationConfig, verdicts: pl.DataFrame | None = None
+    train: pl.DataFrame,
+    scored: pl.DataFrame,
+    config: ContaminationConfig,
+    verdicts: pl.DataFrame | None = None,
+    judged: pl.DataFrame | None = None,
 ) -> StageResult:
     """Classify stored pairs (from `score_pairs`, or a previous run's evidence) and split the rows.
 
     `verdicts` (the review ledger's frame) override the classifier pair by pair, so the
-    rows removed follow the reviewers; each pair keeps its `suggested_category`.
+    rows removed follow the reviewers; each pair keeps its `suggested_category`. `judged`
+    (leak_judge.judge_pairs) re-grades gray-area pairs first; a failed judge call leaves a
+    pair as the rules decided and lists it for review.
     """
-    stored = scored.drop([c for c in ("category", "rule", "action", "review", "reported") if c in scored.columns])
-    classified = classify_leaks(stored, config.rules, config.min_cosine)
+    decided = ("category", "rule", "action", "review", "reported", "judge_category", "judge_status", "judge_reason")
+    stored = scored.drop([c for c in decided if c in scored.columns])
+    classified = apply_judgements(classify_leaks(stored, config.rules, config.min_cosine), judged)
     if verdicts is not None:
         classified = apply_verdicts(classified, verdicts)
     action, review = _actions(config)
+    needs_review = pl.col("category").replace_strict(review, return_dtype=pl.Boolean())
+    if "judge_status" in classified.columns:  # a pair the judge could not grade waits for a person
+        needs_review = needs_review | (pl.col("judge_status") == "error").fill_null(False)
     verdicts = row_leaks(classified).select("train_index", "bench_index", pl.lit(True).alias("reported"))
     pairs = (
         classified.join(verdicts, on=["train_index", "bench_index"], how="left")
         .with_columns(
             pl.col("reported").fill_null(False),
             pl.col("category").replace_strict(action, return_dtype=pl.String()).alias("action"),
-            pl.col("category").replace_strict(review, return_dtype=pl.Boolean()).alias("review"),
+            needs_review.alias("review"),
         )
         .with_columns(pl.col("category").replace_strict({c: i for i, c in enumerate(CATEGORY_ORDER)}).alias("_order"))
         .sort(["train_index", "_order", "cosine"], descending=[False, False, True])

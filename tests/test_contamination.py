@@ -140,3 +140,21 @@ def test_a_slice_of_contamination_dev(shared_data_root: Path):
     score = macro_f1(gold, predicted)
     print(f"contamination-dev slice: macro-F1 {score:.3f}")
     assert score >= 0.85  # 0.91 measured
+
+
+def test_judge_regrades_gray_area_and_a_failed_call_waits_for_review(cases):
+    """decide_leaks folds the LLM judge's grades in before the actions (leak_judge)."""
+    train = cases[0]
+    first = check(cases)
+    gray = first.evidence.filter(pl.col("reported") & (pl.col("category") == "gray-area"))
+    assert gray.height >= 1
+    pair = gray.row(0, named=True)
+    judged = pl.DataFrame({"train_uid": [pair["train_uid"]], "benchmark_uid": [pair["benchmark_uid"]],
+                           "judge_category": ["clean"], "judge_status": ["ok"], "judge_reason": ["different"]})
+    cleared = decide_leaks(train, first.evidence, CONFIG, judged=judged)
+    assert pair["row_key"] not in cleared.dropped["row_key"].to_list()
+    assert pair["row_key"] in first.dropped["row_key"].to_list()
+    failed = judged.with_columns(pl.lit(None, dtype=pl.String()).alias("judge_category"), pl.lit("error").alias("judge_status"))
+    kept_gray = decide_leaks(train, first.evidence, CONFIG, judged=failed)
+    row = kept_gray.evidence.filter((pl.col("train_uid") == pair["train_uid"]) & (pl.col("benchmark_uid") == pair["benchmark_uid"]))
+    assert row["category"].to_list() == ["gray-area"] and row["review"].to_list() == [True]

@@ -20,7 +20,7 @@ import polars as pl
 from pipeline.atomic_io import write_csv, write_json, write_jsonl, write_parquet
 from pipeline.benchmarks import BUILTIN_BENCHMARKS, load_benchmark
 from pipeline.config import BenchmarkSpec, ContaminationConfig, RunConfig, expand_env
-from pipeline.contamination import contamination_check, decide_leaks, flagged_items, leak_matrix, score_pairs
+from pipeline.contamination import contamination_check, decide_leaks, flagged_items, leak_matrix, leaks_only, score_pairs
 from pipeline.leak_classifier import classify_leaks
 from pipeline.leak_judge import judge_pairs
 from pipeline.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text, load_vectors
@@ -82,7 +82,7 @@ def step_contamination(config: RunConfig, run_dir: Path, records_path: str, embe
         judged = judge_pairs(first, texts, config.contamination.judge, config.state_path())
         log.info("judge: %d gray-area pairs graded, %d failed", judged.height, int((judged["judge_status"] == "error").sum()))
         result = decide_leaks(records, scored, config.contamination, verdicts, judged)
-    leaks = result.evidence.filter(pl.col("category") != "clean") if result.evidence is not None else pl.DataFrame()
+    leaks = leaks_only(result.evidence) if result.evidence is not None else pl.DataFrame()
     folder = run_dir / "contamination"
     write_parquet(folder / "leaks.parquet", leaks)
     write_jsonl(folder / "leaks.jsonl", leaks.to_dicts())

@@ -112,16 +112,16 @@ class EmbeddingCache:
         self.chunk_size = chunk_size
         self.hits = 0
         self.computed = 0
+        self._known: dict[str, np.ndarray] | None = None  # read from disk once, then kept current
 
     def _load(self) -> dict[str, np.ndarray]:
-        known: dict[str, np.ndarray] = {}
-        if not self.root.is_dir():
-            return known
-        for shard in sorted(self.root.glob("shard-*.npz")):
-            with np.load(shard) as data:
-                for key, vector in zip(data["hashes"].astype(str), data["vectors"]):
-                    known[key] = vector
-        return known
+        if self._known is None:
+            self._known = {}
+            for shard in sorted(self.root.glob("shard-*.npz")) if self.root.is_dir() else []:
+                with np.load(shard) as data:
+                    for key, vector in zip(data["hashes"].astype(str), data["vectors"]):
+                        self._known[key] = vector
+        return self._known
 
     def _write_shard(self, hashes: list[str], vectors: np.ndarray) -> None:
         name = hashlib.sha256("".join(hashes).encode()).hexdigest()[:16]

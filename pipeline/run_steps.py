@@ -38,6 +38,7 @@ from pipeline.ingest import ingest
 from pipeline.keyword_filter import keyword_filter, read_keyword_list
 from pipeline.manifest import account, file_entries, funnel_markdown, package_versions, stage_funnel
 from pipeline.progress import progress
+from pipeline.schema import empty_dropped
 from pipeline.semantic_dedup import semantic_dedup
 from pipeline.split_provenance import split_provenance
 from pipeline.stage_result import StageResult
@@ -168,11 +169,7 @@ def finalize(config: RunConfig, run_dir: Path, steps: list[StepOutput]) -> StepO
     final = removing[-1] if removing else ingest_out
     exported = pl.read_parquet(final.path("kept"))
     quarantine = pl.read_parquet(ingest_out.path("quarantine"))
-    removed = pl.concat([pl.read_parquet(s.path("dropped")) for s in removing]) if removing else None
-    if removed is None:
-        from pipeline.schema import empty_dropped
-
-        removed = empty_dropped()
+    removed = pl.concat([empty_dropped()] + [pl.read_parquet(s.path("dropped")) for s in removing])
     reports = ingest_out.stats["sources"]
     rows_read = {name: r["rows_read"] for name, r in reports.items() if r["skipped"] is None}
     funnel = account(rows_read, quarantine, removed, exported)

@@ -14,7 +14,7 @@ CURATE = [sys.executable, "-m", "pipeline.cli"]
 
 def shared_data() -> Path | None:
     """../shared/data beside the checkout (or $SHARED_DATA), or None where it is absent."""
-    candidate = Path(os.environ.get("SHARED_DATA", PROJECT.parent / "shared" / "data"))
+    candidate = Path(os.environ.get("SHARED_DATA") or PROJECT.parent / "shared" / "data")
     return candidate if candidate.is_dir() else None
 
 

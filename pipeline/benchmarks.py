@@ -159,13 +159,27 @@ def resolve_data_root(data_root: Path | None) -> Path | None:
     return Path(data_root) if data_root is not None else (Path(from_env) if from_env else None)
 
 
-def _local_rows(spec: BenchmarkSpec, root: Path | None) -> Located:
+def local_benchmark_path(spec: BenchmarkSpec, root: Path | None) -> Path:
+    """The file or folder a local benchmark is read from (BenchmarkError if it is not there)."""
     relative = spec.local_path or (BUILTIN_BENCHMARKS[spec.builtin].local_path if spec.builtin else spec.path)
     path = Path(relative) if Path(relative).is_absolute() or root is None else root / relative
     if not path.is_absolute() and root is None:
         raise BenchmarkError(f"{spec.name}: no data root for {relative!r}: pass data_root or set ${DATA_ROOT_ENV}")
     if not path.exists():
         raise BenchmarkError(f"{spec.name}: benchmark file not found: {path}")
+    return path
+
+
+def hub_revision(spec: BenchmarkSpec) -> str | None:
+    """The pinned revision a hub benchmark is read at, or None where it is unpinned."""
+    builtin = BUILTIN_BENCHMARKS.get(spec.builtin or "")
+    if spec.hub is not None and "revision" in spec.hub.model_fields_set:
+        return spec.hub.revision
+    return builtin.hub_revision if builtin else None
+
+
+def _local_rows(spec: BenchmarkSpec, root: Path | None) -> Located:
+    path = local_benchmark_path(spec, root)
     if spec.builtin:
         return BUILTIN_BENCHMARKS[spec.builtin].read_local(path)
     rows = read_csv_records(path) if (spec.format or path.suffix.lstrip(".")) == "csv" else read_jsonl(path)

@@ -29,6 +29,7 @@ from pipeline.progress import progress
 from pipeline.review_ledger import ReviewLedger
 from pipeline.run_steps import write_stage_result
 from pipeline.split_provenance import split_provenance
+from pipeline.stage_cache import run_cached
 
 log = logging.getLogger(__name__)
 STAGE = "contamination"
@@ -55,8 +56,13 @@ def row_aligned_vectors(records: pl.DataFrame, embedded_keys: list[str], vectors
     return vectors[[position[key] for key in records["row_key"].to_list()]]
 
 
-def step_contamination(config: RunConfig, run_dir: Path, records_path: str, embedded_path: str, vectors_path: str):
-    run_dir = Path(run_dir)
+def step_contamination(config: RunConfig, run_dir: Path, records_path: str, embedded_path: str, vectors_path: str,
+                       key: str | None = None):
+    compute = lambda: _contamination(config, Path(run_dir), records_path, embedded_path, vectors_path)  # noqa: E731
+    return run_cached(run_dir, STAGE, key, compute)
+
+
+def _contamination(config: RunConfig, run_dir: Path, records_path: str, embedded_path: str, vectors_path: str):
     records = pl.read_parquet(records_path)
     embedded_keys = pl.read_parquet(embedded_path, columns=["row_key"])["row_key"].to_list()
     train_vectors = row_aligned_vectors(records, embedded_keys, load_vectors(Path(vectors_path), mmap=False))
@@ -64,7 +70,7 @@ def step_contamination(config: RunConfig, run_dir: Path, records_path: str, embe
     log.info("contamination: %d training rows against %d benchmark items", records.height, benchmarks.height)
 
     embedder = SentenceTransformerEmbedder(config.embedding)
-    cache = EmbeddingCache(config.state_path() / "embeddings", embedder)
+    cache = EmbeddingCache(config.state_path() / "embeddings", embedder, config.embedding.chunk_size)
     with progress("embedding benchmarks", 2 * benchmarks.height, unit="texts") as advance:
         stems = cache.encode(benchmarks["question"].to_list(), progress=advance)
         full = cache.encode(benchmarks["question_with_choices"].to_list(), progress=advance)
@@ -98,6 +104,7 @@ def step_contamination(config: RunConfig, run_dir: Path, records_path: str, embe
             "leaks": leaks.height,
             "split_provenance": provenance,
             "benchmark_embeddings": cache.describe(),
+            "run": {"benchmark_embeddings": cache.counts()},
         }
     )
     return write_stage_result(run_dir, result, records.height)
@@ -146,3 +153,15 @@ def check_config(
     )
     data.pop("config_dir", None)
     return config_from_dict(data, base.config_dir if base is not None else Path.cwd())
+
+
+def leak_table(run_dir: Path, limit: int = 500) -> list[dict]:
+    """The leaks of a run as table rows for the Prefect artifact (highest cosine first, at most `limit`)."""
+    path = Path(run_dir) / "contamination" / "leaks.parquet"
+    if not path.is_file():
+        return []
+    leaks = pl.read_parquet(path)
+    if leaks.is_empty():
+        return []
+    columns = ["row_key", "benchmark", "benchmark_id", "category", "rule", "action", "cosine"]
+    return leaks.sort("cosine", descending=True).head(limit).select(columns).with_columns(pl.col("cosine").round(4)).to_dicts()

@@ -197,6 +197,10 @@ class EmbeddingConfig(Strict):
     batch_size: int = Field(128, gt=0)
     max_seq_length: int | None = Field(None, gt=0)
     fp16_on_cuda: bool = True
+    # Texts are embedded in chunks of this many (longest first), each written to the cache
+    # as it finishes: the unit of resume and of sharding. A text's vector can differ in its
+    # last bits with the batch it was embedded in, so the chunking is part of the config.
+    chunk_size: int = Field(2048, gt=0)
 
 
 class ExportConfig(Strict):
@@ -274,6 +278,24 @@ class ContaminationConfig(Strict):
     actions: dict[LeakCategory, CategoryAction] = Field(default_factory=_default_actions)
 
 
+class ExecutionConfig(Strict):
+    """Where the flow's tasks run. It changes no output, so it is not in the fingerprint."""
+
+    # local: in the flow's process. dask / ray: embedding and pair-search shards run on the
+    # cluster's workers (pip install '.[dask]' or '.[ray]').
+    runner: Literal["local", "dask", "ray"] = "local"
+    # An existing cluster: a Dask scheduler ("tcp://host:8786") or a Ray address ("ray://host:10001",
+    # "auto"). None starts a local cluster of `workers` processes for the run.
+    address: str | None = None
+    workers: int = Field(2, gt=0)
+    shards: int | None = Field(None, gt=0)  # default: 1 on the local runner, else `workers`
+    gpus_per_shard: float = Field(0.0, ge=0.0)  # GPUs each shard asks the cluster for (Dask resource "GPU", Ray num_gpus)
+
+    @property
+    def shard_count(self) -> int:
+        return self.shards or (1 if self.runner == "local" else self.workers)
+
+
 class RunConfig(Strict):
     name: str = "curate"
     seed: int = 0
@@ -286,6 +308,7 @@ class RunConfig(Strict):
     export: ExportConfig = Field(default_factory=ExportConfig)
     contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
     prefer: Literal["hub", "local"] = "hub"  # which origin to read when a source declares both
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
     # Set by `load_config`, not by the file: where relative paths are resolved from. It is
     # kept in dumps (a flow parameter sent through a Prefect server must still resolve
@@ -320,7 +343,8 @@ class RunConfig(Strict):
 
     def fingerprint(self) -> str:
         """Hash of the resolved config, for caches and the manifest."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"config_dir"}), sort_keys=True).encode()
+        # Where caches live and how the work is spread change no output, so no fingerprint.
+        blob = json.dumps(self.model_dump(mode="json", exclude={"config_dir", "state_dir", "execution"}), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def select_sources(self, names: list[str]) -> "RunConfig":

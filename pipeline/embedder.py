@@ -107,6 +107,9 @@ class EmbeddingCache:
     """Vectors on disk under `root/<fingerprint>/`, one .npz shard per computed chunk."""
 
     def __init__(self, root: Path, embedder: Embedder, chunk_size: int = 2048):
+        # Chunks are planned over the texts not yet cached, longest first, in input order
+        # among equal lengths; every chunk but the last is full. A run killed after k chunks
+        # resumes with the rest, which chunk exactly as they would have: same batches, same bits.
         self.root = Path(root) / embedder.fingerprint
         self.embedder = embedder
         self.chunk_size = chunk_size
@@ -130,31 +133,47 @@ class EmbeddingCache:
             with open(tmp, "wb") as handle:
                 np.savez(handle, hashes=np.array(hashes, dtype="S32"), vectors=vectors.astype(np.float32))
 
+    def plan(self, texts: Sequence[str]) -> list[list[tuple[str, str]]]:
+        """The chunks of (hash, text) still to embed for `texts`."""
+        known = self._load()
+        todo: dict[str, str] = {}
+        for t in texts:
+            h = text_hash(t)
+            if h not in known and h not in todo:
+                todo[h] = t
+        # Longest first: batches of similar length pad less, and the slow ones surface early.
+        pending = sorted(todo.items(), key=lambda kv: -len(kv[1]))
+        return [pending[i : i + self.chunk_size] for i in range(0, len(pending), self.chunk_size)]
+
+    def has(self, text_hashes: Sequence[str]) -> bool:
+        known = self._load()
+        return all(h in known for h in text_hashes)
+
+    def compute(self, chunk: list[tuple[str, str]]) -> np.ndarray:
+        """Embed one planned chunk and write it to the cache."""
+        vectors = self.embedder.encode([t for _, t in chunk])
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._write_shard([h for h, _ in chunk], vectors)
+        known = self._load()
+        for (h, _), v in zip(chunk, vectors):
+            known[h] = v
+        return vectors
+
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Vectors for `texts` in order, computing only the ones not cached."""
         hashes = [text_hash(t) for t in texts]
-        known = self._load()
-        todo: dict[str, str] = {}
-        for h, t in zip(hashes, texts):
-            if h not in known and h not in todo:
-                todo[h] = t
-        self.hits = len(texts) - sum(1 for h in hashes if h in todo)
+        chunks = self.plan(texts)
+        pending = {h for chunk in chunks for h, _ in chunk}
+        self.hits = sum(1 for h in hashes if h not in pending)
         if progress and self.hits:
             progress(self.hits)
         uses = Counter(hashes)
-        pending = list(todo.items())
-        # Longest first: batches of similar length pad less, and the slow ones surface early.
-        pending.sort(key=lambda kv: -len(kv[1]))
-        self.root.mkdir(parents=True, exist_ok=True)
-        for start in range(0, len(pending), self.chunk_size):
-            chunk = pending[start : start + self.chunk_size]
-            vectors = self.embedder.encode([t for _, t in chunk])
-            self._write_shard([h for h, _ in chunk], vectors)
-            for (h, _), v in zip(chunk, vectors):
-                known[h] = v
+        for chunk in chunks:
+            self.compute(chunk)
             if progress:
                 progress(sum(uses[h] for h, _ in chunk))
         self.computed = len(pending)
+        known = self._load()
         dim = self.embedder.dim
         out = np.empty((len(texts), dim), dtype=np.float32)
         for i, h in enumerate(hashes):
@@ -162,7 +181,11 @@ class EmbeddingCache:
         return out
 
     def describe(self) -> dict:
-        return {"fingerprint": self.embedder.fingerprint, "cache_hits": self.hits, "computed": self.computed}
+        return {"fingerprint": self.embedder.fingerprint}
+
+    def counts(self) -> dict:
+        """How this run used the cache: telemetry, kept out of the outputs (they must not depend on it)."""
+        return {"cache_hits": self.hits, "computed": self.computed}
 
 
 def save_vectors(path: Path, vectors: np.ndarray) -> None:

@@ -170,7 +170,9 @@ def ingest(config: RunConfig, on_row: Callable[[], None] | None = None) -> Inges
             records, quarantine, report = ingest_source(source, config, on_row)
         except SourceReadError as exc:
             if not source.optional:
-                raise IngestError(f"source '{source.name}' cannot be read: {exc}") from None
+                error = IngestError(f"source '{source.name}' cannot be read: {exc}")
+                error.transient = getattr(exc, "transient", False)
+                raise error from None
             log.warning("optional source '%s' skipped: %s", source.name, exc)
             reports[source.name] = SourceReport(origin="-", skipped=str(exc))
             continue

@@ -66,27 +66,29 @@ def range_pairs(
     backend: Backend = "auto",
     block: int = 4096,
     progress: Callable[[int], None] | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> Pairs:
     """All (q, b) with cosine(q, b) >= threshold (> if not inclusive).
 
     With `base=None` this is a self-search over `queries`: each unordered pair once, q < b,
-    no self-pairs.
+    no self-pairs. `rows=(lo, hi)` limits a self-search to the pairs whose first row is in
+    [lo, hi): one shard of the search, run anywhere; the shards' union is the whole result.
     """
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     self_search = base is None
     base_arr = queries if base is None else np.ascontiguousarray(base, dtype=np.float32)
-    if queries.shape[0] == 0 or base_arr.shape[0] == 0:
+    lo, hi = rows if rows is not None and self_search else (0, queries.shape[0])
+    if hi <= lo or base_arr.shape[0] == 0:
         return Pairs.empty()
     run = _faiss_pairs if resolve_backend(backend) == "faiss" else _torch_pairs
-    candidates = run(queries, base_arr, threshold - RESCORE_MARGIN, True, self_search, block, progress)
-    exact = np.einsum(
-        "ij,ij->i", queries[candidates.left].astype(np.float64), base_arr[candidates.right].astype(np.float64)
-    )
+    candidates = run(queries[lo:hi], base_arr, threshold - RESCORE_MARGIN, True, self_search, block, progress, lo)
+    left_vectors = queries[candidates.left].astype(np.float64)
+    exact = np.einsum("ij,ij->i", left_vectors, base_arr[candidates.right].astype(np.float64))
     mask = _keep(exact, threshold, inclusive)
     return Pairs(candidates.left[mask], candidates.right[mask], exact[mask]).sorted()
 
 
-def _faiss_pairs(queries, base, threshold, inclusive, self_search, block, progress) -> Pairs:
+def _faiss_pairs(queries, base, threshold, inclusive, self_search, block, progress, offset=0) -> Pairs:
     import faiss
 
     index = faiss.IndexFlatIP(base.shape[1])
@@ -97,7 +99,8 @@ def _faiss_pairs(queries, base, threshold, inclusive, self_search, block, progre
         chunk = queries[start : start + block]
         lims, dist, ids = index.range_search(chunk, radius)
         lims = lims.astype(np.int64)
-        left = np.repeat(np.arange(start, start + chunk.shape[0], dtype=np.int64), np.diff(lims))
+        first = offset + start
+        left = np.repeat(np.arange(first, first + chunk.shape[0], dtype=np.int64), np.diff(lims))
         right = ids.astype(np.int64)
         mask = _keep(dist, threshold, inclusive)
         if self_search:
@@ -110,7 +113,7 @@ def _faiss_pairs(queries, base, threshold, inclusive, self_search, block, progre
     return Pairs(np.concatenate(lefts), np.concatenate(rights), np.concatenate(scores))
 
 
-def _torch_pairs(queries, base, threshold, inclusive, self_search, block, progress) -> Pairs:
+def _torch_pairs(queries, base, threshold, inclusive, self_search, block, progress, offset=0) -> Pairs:
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -120,15 +123,16 @@ def _torch_pairs(queries, base, threshold, inclusive, self_search, block, progre
     for start in range(0, q_all.shape[0], block):
         q = q_all[start : start + block]
         # In a self-search only the upper triangle matters: skip base rows before this block.
-        b_from = start if self_search else 0
+        first = offset + start
+        b_from = first if self_search else 0
         sims = q @ b_all[b_from:].T
         mask = sims >= threshold if inclusive else sims > threshold
         if self_search:
-            rows = torch.arange(q.shape[0], device=device).unsqueeze(1) + start
+            rows = torch.arange(q.shape[0], device=device).unsqueeze(1) + first
             cols = torch.arange(sims.shape[1], device=device).unsqueeze(0) + b_from
             mask &= rows < cols
         r, c = torch.nonzero(mask, as_tuple=True)
-        lefts.append((r + start).cpu().numpy().astype(np.int64))
+        lefts.append((r + first).cpu().numpy().astype(np.int64))
         rights.append((c + b_from).cpu().numpy().astype(np.int64))
         scores.append(sims[r, c].float().cpu().numpy())
         if progress:

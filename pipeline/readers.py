@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import polars as pl
 
 from pipeline.config import ConfigError, HubSpec, LocalSpec, expand_env
+from pipeline.transient_errors import is_transient
 
 log = logging.getLogger(__name__)
 REPLACEMENT_CHAR = "\ufffd"
@@ -143,17 +144,7 @@ def _read_parquet(path: Path, fmt: str) -> Iterator[RawRow]:
         yield RawRow(str(path), f"row {index + 1}", row)
 
 
-def _is_transient(exc: BaseException) -> bool:
-    """Network trouble and server-side 5xx are worth a retry; anything else is not."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return False  # offline by choice: no retry will reach the hub
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    if isinstance(status, int):
-        return status >= 500 or status == 429
-    name = type(exc).__name__
-    return name in {"ReadTimeout", "ConnectTimeout", "ConnectionError", "ChunkedEncodingError", "RemoteDisconnected"}
+_is_transient = is_transient  # the reader's retry rule is the flow's
 
 
 def read_hub(spec: HubSpec, retries: int = 3, backoff_s: float = 2.0) -> Iterator[RawRow]:
@@ -172,7 +163,9 @@ def read_hub(spec: HubSpec, retries: int = 3, backoff_s: float = 2.0) -> Iterato
                 log.warning("hub %s: transient error (%s), retry %d/%d", spec.id, type(exc).__name__, attempt, retries)
                 time.sleep(backoff_s * attempt)
                 continue
-            raise SourceReadError(f"hub dataset {spec.id!r} ({spec.split}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+            error = SourceReadError(f"hub dataset {spec.id!r} ({spec.split}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            error.transient = _is_transient(exc)  # retries ran out: the flow's task may still retry later
+            raise error from None
     label = f"hub:{spec.id}" + (f"@{spec.revision}" if spec.revision else "")
     for index, row in enumerate(dataset):
         yield RawRow(label, f"row {index + 1}", dict(row))

@@ -4,7 +4,9 @@ Each step reads its inputs from paths, calls one pure stage, and writes its outp
 under `stages/<stage>/` in the run directory (kept rows, dropped rows, evidence,
 stats), each file atomically, with a `_COMPLETE` marker written last. Steps return a
 `StepOutput` of paths and sha256 digests, which is what the Prefect flow passes between
-tasks (never DataFrames). `finalize` exports the dataset, checks that every input row
+tasks (never DataFrames). Given a cache key (`key_for`), a step whose marker records
+the same key and whose files are unchanged returns the recorded output without work
+(`stage_cache`): that is how an unchanged rerun does nothing and a killed run resumes. `finalize` exports the dataset, checks that every input row
 is accounted for, and writes the manifest and the run's `_SUCCESS` marker.
 
 Run directory:
@@ -17,7 +19,7 @@ Run directory:
     dataset/                   alpaca.json, data.jsonl, data.parquet, README.md (dataset card)
     manifest.json              config, versions, funnel per stage and source, file hashes
     report.html, report.md     the reviewers' page and its markdown twin (written after the manifest)
-    _SUCCESS                   written last
+    _SUCCESS                   written last (removed when a run starts)
 """
 
 from __future__ import annotations
@@ -41,10 +43,10 @@ from pipeline.progress import progress
 from pipeline.schema import empty_dropped
 from pipeline.semantic_dedup import semantic_dedup
 from pipeline.split_provenance import split_provenance
+from pipeline.stage_cache import file_digest, run_cached, stage_key
 from pipeline.stage_result import StageResult
 
 log = logging.getLogger(__name__)
-COMPLETE = "_COMPLETE"
 SUCCESS = "_SUCCESS"
 
 
@@ -64,11 +66,44 @@ def stage_dir(run_dir: Path, stage: str) -> Path:
 
 
 def finish_step(run_dir: Path, stage: str, files: dict[str, Path], stats: dict) -> StepOutput:
-    folder = stage_dir(run_dir, stage)
-    write_json(folder / "stats.json", stats)
-    out = StepOutput(stage, {k: str(v) for k, v in files.items()}, {k: sha256_file(v) for k, v in files.items()}, stats)
-    write_json(folder / COMPLETE, {"files": out.digests})
-    return out
+    """Write stats.json and return the step's output. `stats["run"]`, if given, is telemetry of
+    this run (cache hits, work done) and goes to `_run.json` instead: outputs must not depend on it."""
+    stats = dict(stats)
+    telemetry = stats.pop("run", None)
+    if telemetry is not None:
+        write_json(stage_dir(run_dir, stage) / "_run.json", telemetry)
+    write_json(stage_dir(run_dir, stage) / "stats.json", stats)
+    return StepOutput(stage, {k: str(v) for k, v in files.items()}, {k: sha256_file(v) for k, v in files.items()}, stats)
+
+
+def key_for(stage: str, config: RunConfig, run_dir: Path | str, *inputs: str | StepOutput) -> str | None:
+    """The cache key of `stage` given its input files (paths) or input steps (their digests)."""
+    from pipeline import stage_keys
+
+    digests = [json.dumps(i.digests, sort_keys=True) if isinstance(i, StepOutput) else file_digest(Path(i)) for i in inputs]
+    parts = {
+        "ingest": stage_keys.ingest_part,
+        "keyword_filter": stage_keys.keyword_part,
+        "exact_dedup": stage_keys.exact_part,
+        "embed": stage_keys.embed_part,
+        "semantic_dedup": stage_keys.semantic_part,
+        "contamination": stage_keys.contamination_part,
+        "report": stage_keys.report_part,
+    }
+    if stage == "finalize":
+        part, named = stage_keys.finalize_part(config, {f"step{i}": d for i, d in enumerate(digests)})
+    else:
+        part, named = parts[stage](config, *digests)
+    return stage_key(stage, part, named, Path(run_dir))
+
+
+def start_run(run_dir: Path) -> None:
+    """A run in progress has no success marker, whatever an earlier run left."""
+    (Path(run_dir) / SUCCESS).unlink(missing_ok=True)
+
+
+def mark_success(config: RunConfig, run_dir: Path) -> Path:
+    return write_text(Path(run_dir) / SUCCESS, config.fingerprint() + "\n")
 
 
 def write_stage_result(run_dir: Path, result: StageResult, input_rows: int) -> StepOutput:
@@ -84,8 +119,11 @@ def write_stage_result(run_dir: Path, result: StageResult, input_rows: int) -> S
     return finish_step(run_dir, result.stage, files, stats)
 
 
-def step_ingest(config: RunConfig, run_dir: Path) -> StepOutput:
-    run_dir = Path(run_dir)
+def step_ingest(config: RunConfig, run_dir: Path, key: str | None = None) -> StepOutput:
+    return run_cached(run_dir, "ingest", key, lambda: _ingest(config, Path(run_dir)))
+
+
+def _ingest(config: RunConfig, run_dir: Path) -> StepOutput:
     write_json(run_dir / "config.json", config.model_dump(mode="json"))
     with progress("reading sources", None) as advance:
         result = ingest(config, on_row=advance)
@@ -103,14 +141,18 @@ def step_ingest(config: RunConfig, run_dir: Path) -> StepOutput:
     return finish_step(run_dir, "ingest", files, stats)
 
 
-def step_keyword_filter(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
+def step_keyword_filter(config: RunConfig, run_dir: Path, records_path: str, key: str | None = None) -> StepOutput:
+    return run_cached(run_dir, "keyword_filter", key, lambda: _keyword_filter(config, Path(run_dir), records_path))
+
+
+def _keyword_filter(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
     records = pl.read_parquet(records_path)
     folder = config.keywords_path()
     rules = {}
     for source in config.sources:
         rule = source.keyword_filter
         if rule is not None and rule.enabled:
-            words = [w for name in rule.lists for w in read_keyword_list(_keyword_file(folder, name))]
+            words = [w for name in rule.lists for w in read_keyword_list(keyword_file(folder, name))]
             rules[source.name] = (rule, list(dict.fromkeys(words)))
     result = keyword_filter(records, rules)
     hits = result.evidence
@@ -118,50 +160,75 @@ def step_keyword_filter(config: RunConfig, run_dir: Path, records_path: str) -> 
         for (source,), group in hits.group_by(["source"], maintain_order=True):
             top = group.filter(pl.col("hits") > 0).sort("hits", descending=True).head(10)
             log.info("keyword hits in %s: %s", source, ", ".join(f"{k}={h}" for k, h in top.select("keyword", "hits").iter_rows()))
-    result.stats["lists"] = {name: [str(_keyword_file(folder, l)) for l in r.lists] for name, (r, _) in rules.items()}
+    result.stats["lists"] = {name: [str(keyword_file(folder, l)) for l in r.lists] for name, (r, _) in rules.items()}
     return write_stage_result(Path(run_dir), result, records.height)
 
 
-def _keyword_file(folder: Path, name: str) -> Path:
+def keyword_file(folder: Path, name: str) -> Path:
     path = Path(name)
     if path.suffix:  # a path to a file
         return path if path.is_absolute() else folder / path
     return folder / f"{name}.txt"
 
 
-def step_exact_dedup(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
+def step_exact_dedup(config: RunConfig, run_dir: Path, records_path: str, key: str | None = None) -> StepOutput:
+    return run_cached(run_dir, "exact_dedup", key, lambda: _exact_dedup(config, Path(run_dir), records_path))
+
+
+def _exact_dedup(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
     records = pl.read_parquet(records_path)
     result = exact_dedup(records, config.dedup.exact, config.dedup.keep, config.dedup.source_priority)
     return write_stage_result(Path(run_dir), result, records.height)
 
 
-def step_embed(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
+def step_embed(config: RunConfig, run_dir: Path, records_path: str, key: str | None = None) -> StepOutput:
     """Embed instruction + input of every record (cached across runs) into a row-aligned .npy."""
+    return run_cached(run_dir, "embed", key, lambda: _embed(config, Path(run_dir), records_path))
+
+
+def _embed(config: RunConfig, run_dir: Path, records_path: str) -> StepOutput:
     records = pl.read_parquet(records_path)
     texts = [embedding_text(i, x) for i, x in zip(records["instruction"].to_list(), records["input"].to_list())]
     embedder = SentenceTransformerEmbedder(config.embedding)
-    cache = EmbeddingCache(config.state_path() / "embeddings", embedder)
+    cache = EmbeddingCache(config.state_path() / "embeddings", embedder, config.embedding.chunk_size)
     with progress("embedding", len(texts), unit="texts") as advance:
         vectors = cache.encode(texts, progress=advance)
     path = stage_dir(run_dir, "embed") / "vectors.npy"
     save_vectors(path, vectors)
-    stats = {"texts": len(texts), "model": embedder.identity, "device": embedder.device, "dim": embedder.dim, **cache.describe()}
+    stats = {"texts": len(texts), "model": embedder.identity, "device": embedder.device, "dim": embedder.dim, **cache.describe(),
+             "run": cache.counts()}
     log.info("embedded %d texts: %d from cache, %d computed", len(texts), cache.hits, cache.computed)
     return finish_step(Path(run_dir), "embed", {"vectors": path}, stats)
 
 
-def step_semantic_dedup(config: RunConfig, run_dir: Path, records_path: str, vectors_path: str) -> StepOutput:
+def step_semantic_dedup(config: RunConfig, run_dir: Path, records_path: str, vectors_path: str, key: str | None = None,
+                        pair_files: list[str] | None = None) -> StepOutput:
+    """Near-duplicate removal; `pair_files` are the outputs of a sharded search (`shard_steps`), if it ran."""
+    compute = lambda: _semantic_dedup(config, Path(run_dir), records_path, vectors_path, pair_files)  # noqa: E731
+    return run_cached(run_dir, "semantic_dedup", key, compute)
+
+
+def _semantic_dedup(config: RunConfig, run_dir: Path, records_path: str, vectors_path: str,
+                    pair_files: list[str] | None = None) -> StepOutput:
+    from pipeline.shard_steps import read_pair_shards
+
     records = pl.read_parquet(records_path)
     vectors = load_vectors(Path(vectors_path), mmap=False)
+    pairs = read_pair_shards(pair_files) if pair_files else None
     with progress("pair search", records.height) as advance:
         result = semantic_dedup(
-            records, vectors, config.dedup.semantic, config.dedup.keep, config.dedup.source_priority, progress=advance
+            records, vectors, config.dedup.semantic, config.dedup.keep, config.dedup.source_priority, progress=advance,
+            pairs=pairs,
         )
     return write_stage_result(Path(run_dir), result, records.height)
 
 
-def finalize(config: RunConfig, run_dir: Path, steps: list[StepOutput]) -> StepOutput:
-    """Export, account for every row, write the manifest and the success marker."""
+def finalize(config: RunConfig, run_dir: Path, steps: list[StepOutput], key: str | None = None) -> StepOutput:
+    """Export, account for every row, write the manifest (the success marker comes after the report)."""
+    return run_cached(run_dir, "finalize", key, lambda: _finalize(config, Path(run_dir), steps))
+
+
+def _finalize(config: RunConfig, run_dir: Path, steps: list[StepOutput]) -> StepOutput:
     run_dir = Path(run_dir)
     by_stage = {s.stage: s for s in steps}
     ingest_out = by_stage["ingest"]
@@ -203,7 +270,7 @@ def finalize(config: RunConfig, run_dir: Path, steps: list[StepOutput]) -> StepO
     write_dataset(exported, run_dir / "dataset", card)
     write_parquet(run_dir / "removed.parquet", removed)
     write_jsonl(run_dir / "quarantine.jsonl", quarantine.to_dicts())
-    outputs = sorted(p for p in run_dir.rglob("*") if p.is_file() and not p.name.startswith((".", "_")) and p.name != "manifest.json")
+    outputs = sorted(p for p in run_dir.rglob("*") if p.is_file() and _is_output(p.relative_to(run_dir)))
     manifest = {
         "run": {"name": config.name, "config_fingerprint": config.fingerprint(), "seed": config.seed},
         "config": config.model_dump(mode="json"),
@@ -227,19 +294,32 @@ def finalize(config: RunConfig, run_dir: Path, steps: list[StepOutput]) -> StepO
     write_json(run_dir / "manifest.json", manifest)
     return StepOutput(
         "finalize",
-        {"manifest": str(run_dir / "manifest.json"), "dataset": str(run_dir / "dataset"), "quarantine": str(run_dir / "quarantine.jsonl")},
+        {"manifest": str(run_dir / "manifest.json"), "dataset": str(run_dir / "dataset"), "quarantine": str(run_dir / "quarantine.jsonl"),
+         "removed": str(run_dir / "removed.parquet")},
         {"manifest": sha256_file(run_dir / "manifest.json")},
         {"funnel_markdown": table, "totals": manifest["totals"], "stages": stages},
     )
 
 
-def step_report(config: RunConfig, run_dir: Path) -> StepOutput:
-    """Write report.html / report.md (they read the manifest), then the run's success marker."""
+# Not listed in the manifest: markers, temp files, what is written after it (the report),
+# and the scratch files of a sharded run (the same run on one process has none).
+_NOT_OUTPUTS = {"manifest.json", "report.html", "report.md", "plan.parquet"}
+
+
+def _is_output(relative: Path) -> bool:
+    name = relative.name
+    return not name.startswith((".", "_")) and name not in _NOT_OUTPUTS and "shards" not in relative.parts
+
+
+def step_report(config: RunConfig, run_dir: Path, key: str | None = None) -> StepOutput:
+    """Write report.html / report.md (they read the manifest and the review ledger)."""
+    return run_cached(run_dir, "report", key, lambda: _report(config, Path(run_dir)))
+
+
+def _report(config: RunConfig, run_dir: Path) -> StepOutput:
     from pipeline.report_render import REPORT_HTML, REPORT_MD, write_report
 
-    run_dir = Path(run_dir)
     write_report(run_dir, config=config)
-    write_text(run_dir / SUCCESS, config.fingerprint() + "\n")
     return StepOutput("report", {"html": str(run_dir / REPORT_HTML), "markdown": str(run_dir / REPORT_MD)})
 
 

@@ -133,12 +133,17 @@ def semantic_dedup(
     keep: KeepPolicy = KeepPolicy.LONGEST_OUTPUT,
     source_priority: list[str] | None = None,
     progress=None,
+    pairs: Pairs | None = None,
 ) -> StageResult:
-    """Find pairs over `vectors` (row-aligned with `records`), then decide."""
+    """Find pairs over `vectors` (row-aligned with `records`), then decide.
+
+    `pairs` found elsewhere (the shards of a distributed search, see `range_pairs(rows=)`)
+    skip the search; they must hold every pair at the effective threshold."""
     if vectors.shape[0] != records.height:
         raise ValueError(f"{vectors.shape[0]} vectors for {records.height} records")
     if not config.enabled or records.height == 0:
         return StageResult(STAGE, kept=as_records(records)).check(records)
     rule = effective_rule(config, keep)
-    pairs = find_pairs(vectors, rule, backend=config.search, progress=progress)
+    if pairs is None:
+        pairs = find_pairs(vectors, rule, backend=config.search, progress=progress)
     return decide(records, pairs, rule, source_priority)

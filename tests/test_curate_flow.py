@@ -109,7 +109,8 @@ def test_rerun_reuses_cached_embeddings_and_gives_same_dataset(demo_run):
     again = run_cli(args, demo_run["env"])
     assert again.returncode == 0, again.stderr[-3000:]
     stats = json.loads((out2 / "stages" / "embed" / "stats.json").read_text())
-    assert stats["computed"] == 0 and stats["cache_hits"] == stats["texts"] > 0
+    counts = json.loads((out2 / "stages" / "embed" / "_run.json").read_text())
+    assert counts["computed"] == 0 and counts["cache_hits"] == stats["texts"] > 0
     for name in ("alpaca.json", "data.jsonl", "data.parquet"):
         assert (out2 / "dataset" / name).read_bytes() == (demo_run["out"] / "dataset" / name).read_bytes(), name
 

@@ -161,3 +161,28 @@ def test_torch_on_cuda_equals_brute_force_near_the_threshold():
     for inclusive in (True, False):
         want = brute_force_pairs(big, THRESHOLD, inclusive)
         assert_same(range_pairs(big, threshold=THRESHOLD, inclusive=inclusive, backend="torch", block=512), want)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shards", [1, 3, 7])
+def test_row_band_shards_together_equal_one_search(backend, shards):
+    from pipeline.shard_steps import row_bands
+
+    vectors = clustered(seed=5)
+    want = brute_force_pairs(vectors, 0.6)
+    bands = row_bands(vectors.shape[0], shards)
+    assert bands[0][0] == 0 and bands[-1][1] == vectors.shape[0]
+    assert all(a[1] == b[0] for a, b in zip(bands, bands[1:]))  # contiguous, no gaps or overlaps
+    parts = [range_pairs(vectors, threshold=0.6, backend=backend, block=5, rows=band) for band in bands]
+    for (lo, hi), part in zip(bands, parts):
+        assert ((part.left >= lo) & (part.left < hi)).all()
+    union = Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("left", "right", "cosine"))).sorted()
+    assert_same(union, want)
+
+
+def test_row_bands_share_the_upper_triangle_evenly():
+    from pipeline.shard_steps import row_bands
+
+    n = 10_000
+    work = [sum(n - 1 - i for i in range(lo, hi)) for lo, hi in row_bands(n, 4)]
+    assert max(work) / min(work) < 1.01

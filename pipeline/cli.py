@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from pipeline.config import PROJECT_ROOT, ConfigError, load_config
+from pipeline.config import PROJECT_ROOT, ConfigError, config_from_dict, load_config
 
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "demo.toml"
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help="Curate instruction-tuning data: ingest, filter, dedupe, check, export.")
@@ -50,11 +50,17 @@ def run(
     prefer_local: bool = typer.Option(False, "--prefer-local", help="Read a source's local copy where it declares one."),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Cache folder kept between runs (overrides the config's state_dir)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; warnings and errors only."),
+    runner: Optional[str] = typer.Option(None, "--runner", help="local, dask or ray (overrides execution.runner)."),
+    address: Optional[str] = typer.Option(None, "--address", help="An existing Dask scheduler or Ray cluster to run shards on."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Workers of the local cluster started for the run."),
 ) -> None:
     """Run the curation flow and print where the dataset, manifest and quarantine went."""
     _quiet_environment(quiet)
     try:
         cfg = load_config(config)
+        execution = {k: v for k, v in {"runner": runner, "address": address, "workers": workers}.items() if v is not None}
+        if execution:
+            cfg = config_from_dict({**cfg.model_dump(mode="json"), "execution": {**cfg.execution.model_dump(), **execution}}, cfg.config_dir)
         if sources:
             cfg = cfg.select_sources([s.strip() for s in sources.split(",") if s.strip()])
         if prefer_local:
@@ -77,8 +83,14 @@ def _run_flow(cfg, out_dir: Path) -> None:
     from pipeline.ingest import IngestError
     from pipeline.manifest import AccountingError
 
+    from flows.runners import task_runner
+
     try:
-        result = curate_flow(config=cfg, out_dir=str(out_dir))
+        runnable = curate_flow.with_options(task_runner=task_runner(cfg.execution))
+    except RuntimeError as exc:  # a runner whose package is not installed
+        _fail(str(exc), 2)
+    try:
+        result = runnable(config=cfg, out_dir=str(out_dir))
     except (IngestError, AccountingError, BenchmarkError, FileNotFoundError) as exc:
         _fail(str(exc), 1)
     totals = result["totals"]
@@ -135,6 +147,13 @@ def validate_config(config: Path = typer.Argument(..., help="Config file to chec
 
 
 from pipeline.review_cli import review_app  # noqa: E402  (the `review` sub-commands)
+from pipeline.serve_cli import serve  # noqa: E402
+
+app.command()(serve)
+
+from pipeline.train_cli import register as _register_train  # noqa: E402  (`finetune`, `merge`)
+
+_register_train(app)
 
 app.add_typer(review_app, name="review")
 

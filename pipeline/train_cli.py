@@ -1,0 +1,143 @@
+"""`curate finetune` and `curate merge`: thin commands over `lora_train`, `lora_merge` and `merge_overlap`.
+
+Exit codes as for the other commands: 2 when the config, the arguments, the dataset,
+the base model or the adapter do not fit (one line naming the problem); 1 when the run
+itself fails (training error, merge check above tolerance, partner overlap above the
+limit). torch, transformers and peft are imported inside the commands, so `curate
+--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pipeline.config import ConfigError
+
+
+def _fail(line: str, code: int) -> None:
+    typer.echo(f"error: {line}", err=True)
+    raise typer.Exit(code)
+
+
+def _environment(quiet: bool) -> None:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see pipeline/cli.py: a busy 2-core machine
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import logging
+    import warnings
+
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
+    logging.getLogger("pipeline").setLevel(logging.WARNING if quiet else logging.INFO)
+    warnings.filterwarnings("ignore", category=FutureWarning)  # deprecation notices from transformers/peft internals
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
+def _config(path: Optional[Path]):
+    from pipeline.finetune_config import load_finetune_config
+
+    try:
+        return load_finetune_config(path)
+    except ConfigError as exc:
+        _fail("; ".join(exc.lines), 2)
+
+
+def finetune(
+    dataset: Path = typer.Option(..., "--dataset", "-d", help="Curation run directory, or an Alpaca JSON/JSONL/parquet file."),
+    base: str = typer.Option(..., "--base", "-b", help="Base model: local folder, hub id, or .gguf file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: adapter/, loss.csv, loss.svg, lineage.json."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Fine-tune config (TOML/YAML); default: the Platypus recipe."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; warnings and errors only."),
+) -> None:
+    """Fine-tune BASE with LoRA on a curated dataset (Platypus recipe); write the adapter and its lineage."""
+    cfg = _config(config)
+    _environment(quiet)
+    from pipeline.base_model import BaseModelError
+    from pipeline.finetune_dataset import DatasetError
+    from pipeline.lora_train import finetune as run_finetune
+
+    try:
+        result = run_finetune(dataset, base, out.resolve(), cfg, show_progress=not quiet)
+    except (ConfigError, DatasetError, BaseModelError) as exc:
+        _fail("; ".join(exc.lines) if isinstance(exc, ConfigError) else str(exc), 2)
+    except (RuntimeError, ValueError, OSError) as exc:
+        _fail(f"fine-tune failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 1)
+    before, after = result["loss_before"], result["loss_after"]
+    if before is not None:
+        typer.echo(f"loss on {result['eval_rows']} training rows: {before:.4f} before, {after:.4f} after ({result['steps']} steps)")
+    typer.echo(f"adapter:  {result['adapter']}")
+    typer.echo(f"lineage:  {result['lineage']}")
+    typer.echo(f"loss:     {result['loss_csv']}, {result['loss_svg']}")
+
+
+def merge(
+    adapter: list[Path] = typer.Option([], "--adapter", "-a", help="Adapter folder (repeat to combine several; weights from the config)."),
+    base: str = typer.Option(..., "--base", "-b", help="Model to merge into: the training base or a partner of the same architecture."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for the merged model (safetensors + tokenizer)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Config with a [merge] table (weights, combination, partners)."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", "-d", help="Our training data for the overlap check (default: from the adapter's lineage)."),
+    force: bool = typer.Option(False, "--force", help="Merge even if the partner's data overlaps ours above merge.overlap.max_overlap."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Warnings and errors only."),
+) -> None:
+    """Merge LoRA adapters into BASE, check logits against base + adapter, save the merged model."""
+    cfg = _config(config)
+    adapters = _adapters(adapter, cfg)
+    _environment(quiet)
+    from pipeline.base_model import BaseModelError
+    from pipeline.finetune_dataset import DatasetError
+    from pipeline.lora_merge import AdapterMismatchError, MergeCheckError, merge_adapters
+    from pipeline.merge_overlap import MergeOverlapError
+
+    try:
+        overlap = _overlap(adapters, dataset, cfg, force)
+        result = merge_adapters(adapters, base, out.resolve(), cfg.merge, seed=cfg.seed, overlap=overlap, revision=cfg.model.revision)
+    except (ConfigError, DatasetError, BaseModelError, AdapterMismatchError) as exc:
+        _fail("; ".join(exc.lines) if isinstance(exc, ConfigError) else str(exc), 2)
+    except (MergeCheckError, MergeOverlapError) as exc:
+        _fail(str(exc), 1)
+    except (RuntimeError, ValueError, OSError) as exc:
+        _fail(f"merge failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 1)
+    if overlap is not None:
+        typer.echo(f"partner overlap: {100 * overlap['overlap']:.1f}% (max {100 * overlap['max_overlap']:.1f}%, {overlap['decision']})")
+    if result["combination"]:
+        c = result["combination"]
+        typer.echo(f"combined {len(adapters)} adapters ({c['type']}): max deviation from the weighted sum {c['max_deviation']:.3g}")
+    typer.echo(f"merge check: max |logit diff| {result['max_abs_logit_diff']:.3g} <= {result['tolerance']:g} (into {result['into']})")
+    typer.echo(f"merged:   {result['out']}")
+
+
+def _adapters(paths: list[Path], cfg):
+    from pipeline.lora_merge import Adapter
+
+    if paths:
+        weights = cfg.merge.weights or [1.0] * len(paths)
+        if len(weights) != len(paths):
+            _fail(f"merge.weights has {len(weights)} values for {len(paths)} --adapter folders", 2)
+        found = [(p, w) for p, w in zip(paths, weights)]
+    else:
+        found = [(cfg.resolve_path(a.path), a.weight) for a in cfg.merge.adapters]
+    if not found:
+        _fail("no adapter: give --adapter DIR (or merge.adapters in the config)", 2)
+    for path, _ in found:
+        if not (Path(path) / "adapter_config.json").is_file():
+            _fail(f"--adapter {path}: not an adapter folder (no adapter_config.json)", 2)
+    return [Adapter(str(Path(p).resolve()), w) for p, w in found]
+
+
+def _overlap(adapters, dataset: Optional[Path], cfg, force: bool):
+    """The partner-overlap report where partner datasets are configured (raises above the limit)."""
+    from pipeline.merge_overlap import check_merge_overlap, training_prompts
+
+    if not cfg.merge.overlap.partners:
+        return None
+    return check_merge_overlap(training_prompts([a.path for a in adapters], dataset), cfg, force=force)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("finetune")(finetune)
+    app.command("merge")(merge)

@@ -169,9 +169,29 @@ def check_target_modules(model, targets: list[str]) -> None:
     missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
     if missing:
         model_type = getattr(model.config, "model_type", type(model).__name__)
+        fused = fused_expert_parameters(model)
+        hint = (f"; its experts are fused parameters, target them with lora.target_parameters = "
+                f"[{', '.join(repr(f) for f in fused)}]") if fused else ""
         raise TargetModuleError(
             f"LoRA target modules not in the base model ({model_type}): {', '.join(missing)}; "
-            f"its linear layers are: {', '.join(linear_module_names(model))}"
+            f"its linear layers are: {', '.join(linear_module_names(model))}{hint}"
+        )
+
+
+def fused_expert_parameters(model) -> list[str]:
+    """Names (from `experts.`) of 3-D expert parameters, as transformers 5 fuses MoE experts."""
+    return sorted({"experts." + name.rsplit("experts.", 1)[1] for name, param in model.named_parameters()
+                   if "experts." in name and param.dim() == 3})
+
+
+def check_target_parameters(model, targets: list[str]) -> None:
+    names = [name for name, _ in model.named_parameters()]
+    missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
+    if missing:
+        fused = fused_expert_parameters(model)
+        raise TargetModuleError(
+            f"LoRA target parameters not in the base model ({getattr(model.config, 'model_type', '?')}): {', '.join(missing)}"
+            + (f"; its fused expert parameters are: {', '.join(fused)}" if fused else "; it has no fused expert parameters")
         )
 
 

@@ -38,7 +38,24 @@ class LoraSettings(Strict):
     r: int = Field(16, gt=0)
     alpha: float = Field(16, gt=0)
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
-    target_modules: list[str] = Field(default_factory=lambda: ["gate_proj", "up_proj", "down_proj"], min_length=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["gate_proj", "up_proj", "down_proj"])
+    # Parameters rather than modules: a Mixtral-style MoE in transformers 5 holds its experts as fused
+    # tensors (`experts.gate_up_proj`, `experts.down_proj`), which LoRA reaches only this way (PEFT >= 0.17).
+    target_parameters: list[str] = Field(default_factory=list)
+    # PEFT layer_replication: [[start, end), ...] stacks these base layers into a deeper model whose
+    # repeated layers share base weights (merge with `curate merge --method replicated-lora`).
+    layer_replication: list[tuple[int, int]] | None = None
+
+    @model_validator(mode="after")
+    def _targets(self) -> "LoraSettings":
+        if not self.target_modules and not self.target_parameters:
+            raise ValueError("give target_modules, target_parameters or both")
+        if self.target_parameters and self.dropout:
+            raise ValueError("target_parameters needs dropout = 0 (PEFT's LoRA on parameters has no dropout)")
+        for start, end in self.layer_replication or []:
+            if not 0 <= start < end:
+                raise ValueError(f"layer_replication [{start}, {end}): need 0 <= start < end")
+        return self
 
 
 class DataSettings(Strict):

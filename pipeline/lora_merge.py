@@ -4,8 +4,9 @@ The target is the training base or a different fine-tuned model of the same
 architecture (the Platypus trick behind OpenOrca-Platypus2: the adapter trained on
 Llama-2 merged into an OpenOrca fine-tune). Before anything is merged, every LoRA layer
 of every adapter is checked against the target: the module must exist and be linear,
-and the adapter's A and B must fit its input and output sizes; any misfit fails with one
-line naming the layers. Adapters built with `layer_replication` are refused: PEFT's
+and the adapter's A and B must fit its input and output sizes (for LoRA on fused MoE expert
+parameters, `target_parameters`, the parameter's [experts, out, in] shape); any misfit
+fails with one line naming the layers. Adapters built with `layer_replication` are refused: PEFT's
 `merge_and_unload` would add each copy's delta into the one shared tensor.
 
 Several adapters are first combined with weights (`pipeline/adapter_combine.py`). Then
@@ -76,12 +77,21 @@ def check_adapter_fits(model, adapter_dir: Path, target_name: str) -> int:
     if config.get("peft_type") != "LORA":
         raise AdapterMismatchError(f"{adapter_dir}: a {config.get('peft_type')} adapter; only LoRA adapters merge here")
     if config.get("layer_replication"):
-        raise AdapterMismatchError(f"{adapter_dir}: layer_replication adapters are refused (merging would add every "
-                                   "copy's delta into the shared base tensor)")
+        raise AdapterMismatchError(f"{adapter_dir}: layer_replication adapters are refused here (merging would add every "
+                                   "copy's delta into the shared base tensor); use `curate merge --method replicated-lora`")
     modules = dict(model.named_modules())
     shapes = adapter_layer_shapes(Path(adapter_dir))
     problems = []
     for name, (a, b) in sorted(shapes.items()):
+        owner = name
+        while owner.endswith(".base_layer"):  # PEFT nests one wrapper per targeted parameter
+            owner = owner.removesuffix(".base_layer")
+        fused = _fused_targets(modules.get(owner), owner, config.get("target_parameters") or [])
+        if fused:  # LoRA on fused 3-D expert parameters [experts, out, in]: A is (r * experts) x in
+            if not any(a[1] == p.shape[2] and b[0] == p.shape[1] and a[0] % p.shape[0] == 0 for p in fused):
+                problems.append(f"{name}: adapter {a[1]}->{b[0]} fits none of the target's parameters "
+                                f"{', '.join(str(tuple(p.shape)) for p in fused)}")
+            continue
         module = modules.get(name)
         if not isinstance(module, torch.nn.Linear):
             problems.append(f"{name}: not a linear layer of the target" if module is not None else f"{name}: not in the target")
@@ -94,6 +104,19 @@ def check_adapter_fits(model, adapter_dir: Path, target_name: str) -> int:
             f"{len(problems)} of {len(shapes)} LoRA layers misfit, e.g. {'; '.join(problems[:3])}"
         )
     return len(shapes)
+
+
+def _fused_targets(module, owner: str, targets: list[str]) -> list:
+    """The 3-D parameters of `module` that an adapter's `target_parameters` name (Mixtral experts in transformers 5)."""
+    import torch
+
+    found = []
+    for target in targets:
+        prefix, _, attr = target.rpartition(".")
+        param = getattr(module, attr, None) if module is not None else None
+        if isinstance(param, torch.nn.Parameter) and param.dim() == 3 and (not prefix or owner == prefix or owner.endswith("." + prefix)):
+            found.append(param)
+    return found
 
 
 def sample_batch(tokenizer, prompts: list[str]) -> dict:

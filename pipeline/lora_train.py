@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pipeline.alpaca_prompt import IGNORE, collate, pack_examples, tokenize_records
 from pipeline.atomic_io import sha256_file, write_json
-from pipeline.base_model import BaseRef, check_target_modules, describe_model, load_model, load_tokenizer, resolve_base
+from pipeline.base_model import BaseRef, check_target_modules, check_target_parameters, describe_model, load_model, load_tokenizer, resolve_base
 from pipeline.finetune_config import FinetuneConfig
 from pipeline.finetune_dataset import DatasetError, resolve_dataset
 from pipeline.loss_curve import write_loss_csv, write_loss_svg
@@ -158,13 +158,26 @@ def finetune(dataset: str | Path, base: str, out: str | Path, config: FinetuneCo
 
     model = load_model(ref, dtype=dtype, load_in=config.model.load_in, attn_implementation=config.model.attn_implementation)
     check_target_modules(model, config.lora.target_modules)
+    check_target_parameters(model, config.lora.target_parameters)
     base_description = describe_model(model)
     model.config.use_cache = False  # a cache also disables the packed-sequence mask
     if config.model.load_in != "none":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.train.gradient_checkpointing)
+    extra = {}
+    if config.lora.target_parameters:
+        extra["target_parameters"] = list(config.lora.target_parameters)
+    if config.lora.layer_replication:
+        extra["layer_replication"] = [list(pair) for pair in config.lora.layer_replication]
     lora = LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
-                      target_modules=list(config.lora.target_modules), bias="none", task_type="CAUSAL_LM")
+                      target_modules=list(config.lora.target_modules), bias="none", task_type="CAUSAL_LM", **extra)
     model = get_peft_model(model, lora)
+    replication = None
+    if config.lora.layer_replication:
+        from pipeline.replicated_lora import memory_report
+
+        replication = {"layer_map": extra["layer_replication"], **memory_report(model)}
+        log.info("layer_replication: %d layers, %.1f MB held vs %.1f MB materialised", replication["layers"],
+                 replication["held_bytes"] / 1e6, replication["materialised_bytes"] / 1e6)
     model.peft_config["default"].base_model_name_or_path = ref.spec
     trainable, total = model.get_nb_trainable_parameters()
     if torch.cuda.is_available() and config.model.load_in == "none":
@@ -221,6 +234,7 @@ def finetune(dataset: str | Path, base: str, out: str | Path, config: FinetuneCo
         "versions": train_versions(),
         "tokenization": stats.summary(),
         "packing": {"rows": len(rows), "examples": len(examples)} if config.data.packing else None,
+        "layer_replication": replication,
         "training": {
             "optimizer_steps": steps,
             "runtime_s": round(runtime, 2),

@@ -1,4 +1,4 @@
-"""`curate finetune` and `curate merge`: thin commands over `lora_train`, `lora_merge` and `merge_overlap`.
+"""`curate finetune` and `curate merge`: thin commands over `lora_train`, `lora_merge`, `merge_overlap` and `merge_methods`.
 
 Exit codes as for the other commands: 2 when the config, the arguments, the dataset,
 the base model or the adapter do not fit (one line naming the problem); 1 when the run
@@ -77,14 +77,25 @@ def finetune(
 
 def merge(
     adapter: list[Path] = typer.Option([], "--adapter", "-a", help="Adapter folder (repeat to combine several; weights from the config)."),
-    base: str = typer.Option(..., "--base", "-b", help="Model to merge into: the training base or a partner of the same architecture."),
+    base: Optional[str] = typer.Option(None, "--base", "-b", help="Model to merge into: the training base or a partner of the same architecture."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder for the merged model (safetensors + tokenizer)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Config with a [merge] table (weights, combination, partners)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Config with a [merge] table (weights, combination, partners); with --method, the recipe."),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="A whole-model merge method (depth-upscale, slerp, linear, ties, dare-linear, dare-ties, franken-moe, replicated-lora) run from the --config recipe."),
     dataset: Optional[Path] = typer.Option(None, "--dataset", "-d", help="Our training data for the overlap check (default: from the adapter's lineage)."),
     force: bool = typer.Option(False, "--force", help="Merge even if the partner's data overlaps ours above merge.overlap.max_overlap."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Warnings and errors only."),
 ) -> None:
-    """Merge LoRA adapters into BASE, check logits against base + adapter, save the merged model."""
+    """Merge LoRA adapters into BASE, check logits against base + adapter, save the merged model.
+
+    With --method NAME --config RECIPE: build a model with a registered merge method instead
+    (pipeline/merge_methods.py; recipes in configs/recipes/)."""
+    if method is not None:
+        if adapter or base or dataset:
+            _fail("--method runs a recipe: its sources come from --config, not --adapter/--base/--dataset", 2)
+        _merge_models(method, config, out, quiet)
+        return
+    if base is None:
+        _fail("--base is required (or --method NAME --config RECIPE)", 2)
     cfg = _config(config)
     adapters = _adapters(adapter, cfg)
     _environment(quiet)
@@ -108,6 +119,36 @@ def merge(
         c = result["combination"]
         typer.echo(f"combined {len(adapters)} adapters ({c['type']}): max deviation from the weighted sum {c['max_deviation']:.3g}")
     typer.echo(f"merge check: max |logit diff| {result['max_abs_logit_diff']:.3g} <= {result['tolerance']:g} (into {result['into']})")
+    typer.echo(f"merged:   {result['out']}")
+
+
+def _merge_models(method: str, recipe: Optional[Path], out: Path, quiet: bool) -> None:
+    from pipeline.merge_methods import load_recipe
+
+    if recipe is None:
+        _fail("--method needs --config RECIPE (see configs/recipes/)", 2)
+    try:
+        plugin, cfg = load_recipe(recipe, method)
+    except ConfigError as exc:
+        _fail("; ".join(exc.lines), 2)
+    _environment(quiet)
+    from pipeline.model_shards import MergeInputError
+    from pipeline.replicated_lora import ReplicatedMergeError
+
+    try:
+        result = plugin.run(cfg, out.resolve())
+    except MergeInputError as exc:
+        _fail(str(exc), 2)
+    except ReplicatedMergeError as exc:
+        _fail(str(exc), 1)
+    except (RuntimeError, ValueError, OSError) as exc:
+        _fail(f"merge failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 1)
+    details = ", ".join(f"{k} {result[k]}" for k in ("layers", "experts", "parameters", "shards") if k in result)
+    typer.echo(f"{result['method']}: {details}")
+    if "max_abs_logit_diff" in result:
+        m = result["memory"]
+        typer.echo(f"merge check: max |logit diff| {result['max_abs_logit_diff']:.3g}; replicated model held "
+                   f"{m['held_bytes'] / 1e6:.1f} MB vs {m['materialised_bytes'] / 1e6:.1f} MB materialised")
     typer.echo(f"merged:   {result['out']}")
 
 

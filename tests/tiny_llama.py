@@ -67,7 +67,8 @@ def build_tokenizer(folder: Path, vocab_size: int = 400):
     return fast
 
 
-def build_tiny_llama(folder: Path, seed: int = 0, intermediate_size: int = 128, tokenizer_dir: Path | None = None):
+def build_tiny_llama(folder: Path, seed: int = 0, intermediate_size: int = 128, tokenizer_dir: Path | None = None,
+                     num_layers: int = 2):
     """Save a tiny random LlamaForCausalLM with its tokenizer under `folder`; return the folder."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -80,7 +81,7 @@ def build_tiny_llama(folder: Path, seed: int = 0, intermediate_size: int = 128, 
         vocab_size=len(tokenizer),
         hidden_size=64,
         intermediate_size=intermediate_size,
-        num_hidden_layers=2,
+        num_hidden_layers=num_layers,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=512,

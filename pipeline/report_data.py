@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, Field
 
-from pipeline.config import LeakCategory, RunConfig
+from pipeline.config import LeakCategory, RunConfig, config_of_past_run
 from pipeline.manifest import STAGE_ORDER
 from pipeline.review_ledger import STATUSES, ReviewLedger, apply_actions, apply_verdicts
 
@@ -243,7 +243,7 @@ def _read_parquet(path: Path) -> pl.DataFrame | None:
 
 def load_run_config(run_dir: Path) -> RunConfig | None:
     data = _read_json(run_dir / "config.json")
-    return RunConfig.model_validate(data) if data else None
+    return config_of_past_run(data) if data else None
 
 
 def load_pairs(run_dir: Path) -> pl.DataFrame | None:

@@ -319,3 +319,14 @@ def test_cli_help_lists_the_commands():
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "run" in result.stdout.split() and "validate-config" in result.stdout.split()
+
+
+def test_a_past_runs_config_with_settings_this_version_dropped_still_loads():
+    from pipeline.config import ConfigError, config_of_past_run
+
+    source = {"name": "s", "license": "mit", "local": {"path": "x.jsonl"}, "fields": {"instruction": "q", "output": "a"}}
+    old = {"sources": [{**source, "retired_option": 1}], "contamination": {"rules": {"old_threshold": 0.5}}}
+    config = config_of_past_run(old)
+    assert config.sources[0].name == "s" and config.contamination.rules.template_ratio == 0.6
+    with pytest.raises(ConfigError):
+        config_of_past_run({"sources": [{**source, "license": 5}]})  # a real error is still an error

@@ -174,7 +174,10 @@ class SemanticDedupConfig(Strict):
     preset: Literal["platypus-notebook"] | None = None
     min_cosine: float = Field(0.8, ge=-1.0, le=1.0)
     inclusive: bool = True  # a pair at exactly min_cosine is a duplicate
-    search: Literal["auto", "faiss", "torch"] = "auto"  # auto: torch on CUDA, else FAISS
+    # exact: torch (blockwise matmul), faiss (flat index); approximate: hnsw (re-scored, may miss
+    # pairs, never adds one). auto: torch on CUDA; on CPU torch up to exact_max_rows rows, hnsw above.
+    search: Literal["auto", "faiss", "torch", "hnsw"] = "auto"
+    exact_max_rows: int = Field(300_000, gt=0)
 
 
 class DedupConfig(Strict):
@@ -197,6 +200,10 @@ class EmbeddingConfig(Strict):
     batch_size: int = Field(128, gt=0)
     max_seq_length: int | None = Field(None, gt=0)
     fp16_on_cuda: bool = True
+    # torch: the sentence-transformers model (on CUDA through the bucketed, tokenise-ahead loop of
+    # pipeline/fast_encode.py); onnx / onnx-int8: the same model exported to ONNX Runtime, CPU only,
+    # int8 with dynamic quantisation. Each backend's vectors have their own cache fingerprint.
+    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
     # Texts are embedded in chunks of this many (longest first), each written to the cache
     # as it finishes: the unit of resume and of sharding. A text's vector can differ in its
     # last bits with the batch it was embedded in, so the chunking is part of the config.
@@ -410,6 +417,25 @@ def config_from_dict(data: dict[str, Any], config_dir: Path | str = ".") -> RunC
         return RunConfig.model_validate({**data, "config_dir": str(config_dir)})
     except ValidationError as exc:
         raise ConfigError(_error_lines(exc)) from None
+
+
+def config_of_past_run(data: dict[str, Any]) -> RunConfig:
+    """A run's recorded config.json, read leniently: settings this version no longer knows
+    (written by an older or newer release) are dropped rather than refused, so old runs
+    can still be re-rendered and reviewed."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        unknown = [item["loc"] for item in exc.errors() if item["type"] == "extra_forbidden"]
+        if not unknown:
+            raise ConfigError(_error_lines(exc)) from None
+    data = json.loads(json.dumps(data))
+    for loc in unknown:
+        node = data
+        for part in loc[:-1]:
+            node = node[part]
+        node.pop(loc[-1], None)
+    return config_of_past_run(data)
 
 
 def load_config(path: str | Path) -> RunConfig:

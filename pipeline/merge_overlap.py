@@ -53,7 +53,7 @@ def _side_masks(ours: list[tuple[str, str]], theirs: list[tuple[str, str]], ours
     ours_set, theirs_set = set(ours_keys), set(theirs_keys)
     mine = {"exact": np.array([k in theirs_set for k in ours_keys], dtype=bool)}
     other = {"exact": np.array([k in ours_set for k in theirs_keys], dtype=bool)}
-    pairs = range_pairs(ours_vectors, theirs_vectors, threshold=settings.min_cosine, inclusive=True)
+    pairs = range_pairs(ours_vectors, theirs_vectors, threshold=settings.min_cosine, inclusive=True, backend="torch")  # exact
     mine["semantic"] = np.zeros(len(ours), dtype=bool)
     other["semantic"] = np.zeros(len(theirs), dtype=bool)
     mine["semantic"][pairs.left] = True

@@ -1,7 +1,8 @@
 """Semantic deduplication: near-duplicate prompts by embedding cosine (Platypus section 2.2).
 
 Score first, decide second. `find_pairs` takes unit vectors of instruction + input and
-returns every pair at or above the threshold (a range search, exact; see pair_search).
+returns every pair at or above the threshold (a range search, exact; on CPU above
+`exact_max_rows` rows approximate, missing at most a few pairs and adding none; see pair_search).
 `decide` then reads only those stored pairs:
 
 rows are visited in keep-policy order and a row is kept unless it is a near-duplicate of
@@ -24,7 +25,7 @@ import polars as pl
 
 from pipeline.config import KeepPolicy, SemanticDedupConfig
 from pipeline.keep_policy import keep_rank
-from pipeline.pair_search import Pairs, range_pairs
+from pipeline.pair_search import EXACT_MAX_ROWS, Pairs, range_pairs
 from pipeline.schema import as_records, mark_dropped
 from pipeline.stage_result import StageResult
 
@@ -52,8 +53,10 @@ def effective_rule(config: SemanticDedupConfig, keep: KeepPolicy) -> Decision:
     return Decision(config.min_cosine, config.inclusive, keep, None)
 
 
-def find_pairs(vectors: np.ndarray, rule: Decision, backend: str = "auto", progress=None) -> Pairs:
-    return range_pairs(vectors, threshold=rule.min_cosine, inclusive=rule.inclusive, backend=backend, progress=progress)
+def find_pairs(vectors: np.ndarray, rule: Decision, backend: str = "auto", progress=None,
+               exact_max_rows: int = EXACT_MAX_ROWS) -> Pairs:
+    return range_pairs(vectors, threshold=rule.min_cosine, inclusive=rule.inclusive, backend=backend, progress=progress,
+                       exact_max_rows=exact_max_rows)
 
 
 def greedy_keep(n: int, ranks: np.ndarray, pairs: Pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,5 +148,5 @@ def semantic_dedup(
         return StageResult(STAGE, kept=as_records(records)).check(records)
     rule = effective_rule(config, keep)
     if pairs is None:
-        pairs = find_pairs(vectors, rule, backend=config.search, progress=progress)
+        pairs = find_pairs(vectors, rule, backend=config.search, progress=progress, exact_max_rows=config.exact_max_rows)
     return decide(records, pairs, rule, source_priority)

@@ -78,7 +78,9 @@ def pair_shard(config: RunConfig, run_dir: Path, vectors_path: str, shard: int, 
     vectors = load_vectors(Path(vectors_path))
     rule = effective_rule(config.dedup.semantic, config.dedup.keep)
     lo, hi = row_bands(vectors.shape[0], shards)[shard]
-    pairs = range_pairs(vectors, threshold=rule.min_cosine, inclusive=rule.inclusive, backend=config.dedup.semantic.search, rows=(lo, hi))
+    semantic = config.dedup.semantic
+    pairs = range_pairs(vectors, threshold=rule.min_cosine, inclusive=rule.inclusive, backend=semantic.search, rows=(lo, hi),
+                        exact_max_rows=semantic.exact_max_rows)
     target = Path(run_dir) / "stages" / "semantic_dedup" / "shards" / f"pairs-{shard:03d}-of-{shards:03d}.npz"
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as handle:

@@ -1,0 +1,185 @@
+"""End to end: the curate flow with dedup and the contamination stage on generated corpora of N rows.
+
+For each size it writes a JSONL corpus (instructions of 1-4 real sentences from GSM8K, MATH
+and ARC, so lengths vary from a few words to ~200; 3% planted near-duplicates with a number
+changed; 1% leaked benchmark items), a run config, and runs `curate run` in a subprocess:
+
+- cold: an empty state directory and run directory (everything embedded and searched);
+- warm: the same command again (the stage cache and embedding cache hit).
+
+Recorded per run: wall time, and the peak resident memory of the largest process the run
+started (ru_maxrss over children). The baseline for the ratio is the cold run: warm / cold.
+The benchmarks are the demo benchmark (150 items) by default; `--benchmarks builtin7` uses
+the seven built-ins' local copies under ../shared/data (~34k items; embedding them cold
+takes about 55 min on a 2-core CPU, once, then they are cached in the state directory).
+
+    .venv/bin/python bench/end_to_end.py --sizes 10000 --json reports/bench/end_to_end.json --plot reports/bench/end_to_end.svg
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+from bench.machine import describe_device, write_json  # noqa: E402
+
+DATA = PROJECT.parent / "shared" / "data"
+DEMO_BENCH = PROJECT / "data" / "demo" / "demo_benchmark.jsonl"
+
+
+def sentence_pool(data: Path = DATA) -> list[str]:
+    texts = []
+    for path, field in ((data / "gsm8k" / "test.jsonl", "question"), (data / "math" / "math_test_llmfoundry.jsonl", "context")):
+        with open(path, encoding="utf-8") as fh:
+            texts += [json.loads(line)[field] for line in fh if line.strip()]
+    with open(data / "arc_challenge" / "ARC-Challenge-Test.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            texts.append(row.get("question", {}).get("stem", "") if isinstance(row.get("question"), dict) else str(row.get("question", "")))
+    sentences = [s.strip() for t in texts for s in re.split(r"(?<=[.?!])\s+", t) if len(s.split()) >= 3]
+    return sentences
+
+
+def write_corpus(path: Path, n: int, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    pool = sentence_pool()
+    with open(DEMO_BENCH, encoding="utf-8") as fh:
+        leaks = [json.loads(line)["question"] for line in fh if line.strip()]
+    rows = []
+    for i in range(n):
+        roll = rng.random()
+        if roll < 0.03 and rows:  # a near-duplicate of an earlier row: one number changed
+            earlier = rows[rng.randrange(len(rows))]["instruction"]
+            instruction = re.sub(r"\d+", lambda m: str(int(m.group()) + 1), earlier, count=1) + " "
+        elif roll < 0.04:
+            instruction = rng.choice(leaks)
+        else:
+            instruction = " ".join(rng.choice(pool) for _ in range(rng.choice((1, 1, 2, 3, 4))))
+        output = " ".join(rng.choice(pool) for _ in range(rng.randint(1, 3)))
+        rows.append({"id": f"r{i}", "instruction": instruction, "output": output})
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+
+
+def write_config(path: Path, corpus: Path, benchmarks: str, backend: str) -> None:
+    if benchmarks == "demo":
+        contamination = (f'data_root = "{DEMO_BENCH.parent}"\n'
+                         'benchmarks = [{ name = "demo_bench", path = "demo_benchmark.jsonl", fields = { question = "question", '
+                         'choices = "choices", answer = "answer", answer_is = "text", id = "id", subject = "subject", '
+                         'solution = "solution" } }]\n')
+    else:  # every built-in, from the local copies
+        contamination = f'data_root = "{DATA}"\n'
+    path.write_text(
+        f'name = "bench-{corpus.stem}"\n\n[embedding]\nbackend = "{backend}"\n\n[dedup.semantic]\nmin_cosine = 0.8\n\n'
+        f"[contamination]\nenabled = true\n{contamination}\n"
+        f'[[sources]]\nname = "generated"\nlicense = "MIT"\n\n[sources.local]\npath = "{corpus}"\n\n'
+        '[sources.fields]\ninstruction = "instruction"\noutput = "output"\nid = "id"\n',
+        encoding="utf-8",
+    )
+
+
+def run_once(config: Path, out: Path, state: Path) -> dict:
+    """One `curate run` in a fresh child process: wall time and its largest process's peak RSS."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "rc = subprocess.run(sys.argv[1:]).returncode; "
+             "print('RESULT', rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    command = [sys.executable, "-c", probe, sys.executable, "-m", "pipeline.cli", "run", "--config", str(config),
+               "--out", str(out), "--state-dir", str(state), "--quiet"]
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90", "PREFECT_HOME": str(state.parent / "prefect-home")}
+    done = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True)
+    line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT")), None)
+    if line is None:
+        raise RuntimeError(f"curate run failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    _, rc, seconds, maxrss_kib = line.split()
+    if int(rc) != 0:
+        raise RuntimeError(f"curate run exited {rc}:\n{done.stderr[-4000:]}")
+    return {"seconds": float(seconds), "peak_rss_mb": int(maxrss_kib) / 1024}
+
+
+def svg_plot(runs: list[dict], path: Path, device: str) -> None:
+    """Wall time against N, log-log, cold and warm: a hand-written SVG (no plotting dependency)."""
+    import math
+
+    width, height, pad = 560, 360, 60
+    ns = [r["n"] for r in runs]
+    times = [r[k]["seconds"] for r in runs for k in ("cold", "warm")]
+    x_lo, x_hi = math.log10(min(ns)) - 0.2, math.log10(max(ns)) + 0.2
+    y_lo, y_hi = math.log10(min(times)) - 0.2, math.log10(max(times)) + 0.2
+
+    def xy(n, s):
+        x = pad + (math.log10(n) - x_lo) / (x_hi - x_lo) * (width - 2 * pad)
+        y = height - pad - (math.log10(s) - y_lo) / (y_hi - y_lo) * (height - 2 * pad)
+        return x, y
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<text x="{width / 2}" y="20" text-anchor="middle">curate run wall time vs rows ({device})</text>',
+             f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="black"/>',
+             f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="black"/>',
+             f'<text x="{width / 2}" y="{height - 15}" text-anchor="middle">rows (log)</text>',
+             f'<text x="15" y="{height / 2}" transform="rotate(-90 15 {height / 2})" text-anchor="middle">seconds (log)</text>']
+    for kind, colour in (("cold", "#c0392b"), ("warm", "#2471a3")):
+        points = [xy(r["n"], r[kind]["seconds"]) for r in runs]
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in points)}"/>')
+        for (x, y), r in zip(points, runs):
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>')
+            parts.append(f'<text x="{x + 6:.1f}" y="{y - 6:.1f}" fill="{colour}">{r[kind]["seconds"]:.0f} s</text>')
+        parts.append(f'<text x="{width - pad - 60}" y="{pad + (15 if kind == "cold" else 30)}" fill="{colour}">{kind}</text>')
+    for r in runs:
+        x, _ = xy(r["n"], 10 ** y_lo)
+        parts.append(f'<text x="{x:.1f}" y="{height - pad + 15}" text-anchor="middle">{r["n"]:,}</text>')
+    parts.append("</svg>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000")
+    parser.add_argument("--benchmarks", choices=["demo", "builtin7"], default="demo")
+    parser.add_argument("--backend", default="torch", help="embedding.backend: torch, onnx, onnx-int8")
+    parser.add_argument("--workdir", help="keep corpora, runs and caches here (default: a temp folder)")
+    parser.add_argument("--json")
+    parser.add_argument("--plot", help="SVG path for wall time vs N")
+    args = parser.parse_args(argv)
+    device = describe_device()
+    print(f"device: {device['name']}; benchmarks: {args.benchmarks}; embedding backend: {args.backend}")
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.workdir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        for n in [int(s) for s in args.sizes.split(",")]:
+            corpus, config = work / f"corpus-{n}.jsonl", work / f"config-{n}.toml"
+            write_corpus(corpus, n)
+            write_config(config, corpus, args.benchmarks, args.backend)
+            out, state = work / f"run-{n}", work / f"state-{n}"
+            cold = run_once(config, out, state)
+            warm = run_once(config, out, state)
+            row = {"n": n, "cold": cold, "warm": warm, "warm_over_cold": warm["seconds"] / cold["seconds"]}
+            runs.append(row)
+            print(f"n={n:>8}  cold {cold['seconds']:7.1f} s ({cold['peak_rss_mb']:.0f} MB)  "
+                  f"warm {warm['seconds']:6.1f} s ({warm['peak_rss_mb']:.0f} MB)  warm/cold {row['warm_over_cold']:.2f}")
+    report = {"benchmark": "end_to_end", "device": device, "benchmarks": args.benchmarks, "backend": args.backend,
+              "runs": runs}
+    write_json(args.json, report)
+    if args.plot and runs:
+        svg_plot(runs, Path(args.plot), device["name"])
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -154,7 +154,7 @@ def curate_flow(config: RunConfig | str, out_dir: str | None = None) -> dict:
     if isinstance(config, str):
         config = load_config(config)  # a ConfigError fails the run at once, with its one-line message
     out_dir = str(Path(out_dir or Path("reports") / config.name).resolve())
-    run_steps.start_run(Path(out_dir))
+    run_steps.start_run(config, Path(out_dir))
     steps = [ingest_task(config, out_dir, key_for("ingest", config, out_dir))]
     records = steps[-1].files["kept"]
     steps.append(keyword_filter_task(config, out_dir, records, key_for("keyword_filter", config, out_dir, records)))

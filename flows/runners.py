@@ -23,7 +23,7 @@ def task_runner(execution: ExecutionConfig):
             raise RuntimeError("execution.runner = 'dask' needs prefect-dask: pip install '.[dask]'") from None
         if execution.address:
             return DaskTaskRunner(address=execution.address)
-        resources = {"GPU": 1} if execution.gpus_per_shard else None
+        resources = {"GPU": max(1.0, execution.gpus_per_shard)} if execution.gpus_per_shard else None
         kwargs = {"n_workers": execution.workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
         if resources:
             kwargs["resources"] = resources

@@ -90,12 +90,14 @@ def _contamination(config: RunConfig, run_dir: Path, records_path: str, embedded
         result = decide_leaks(records, scored, config.contamination, verdicts, judged)
     leaks = leaks_only(result.evidence) if result.evidence is not None else pl.DataFrame()
     folder = run_dir / "contamination"
-    write_parquet(folder / "leaks.parquet", leaks)
-    write_jsonl(folder / "leaks.jsonl", leaks.to_dicts())
-    write_csv(folder / "matrix.csv", leak_matrix(leaks))
-    write_json(folder / "flagged_items.json", flagged_items(leaks))
     provenance = split_provenance(config.sources, sorted(set(benchmarks["benchmark"].to_list())))
-    write_json(folder / "split_provenance.json", provenance)
+    outputs = {
+        "leaks": write_parquet(folder / "leaks.parquet", leaks),
+        "leaks_jsonl": write_jsonl(folder / "leaks.jsonl", leaks.to_dicts()),
+        "matrix": write_csv(folder / "matrix.csv", leak_matrix(leaks)),
+        "flagged_items": write_json(folder / "flagged_items.json", flagged_items(leaks)),
+        "split_provenance": write_json(folder / "split_provenance.json", provenance),
+    }
     for warning in provenance:
         log.warning(warning["message"])
     result.stats.update(
@@ -107,7 +109,7 @@ def _contamination(config: RunConfig, run_dir: Path, records_path: str, embedded
             "run": {"benchmark_embeddings": cache.counts()},
         }
     )
-    return write_stage_result(run_dir, result, records.height)
+    return write_stage_result(run_dir, result, records.height, outputs)
 
 
 def check_config(

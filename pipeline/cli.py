@@ -93,6 +93,8 @@ def _run_flow(cfg, out_dir: Path) -> None:
         result = runnable(config=cfg, out_dir=str(out_dir))
     except (IngestError, AccountingError, BenchmarkError, FileNotFoundError) as exc:
         _fail(str(exc), 1)
+    except ValueError as exc:  # a setting that cannot work on this machine (e.g. the ONNX backend on a GPU)
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 2)
     totals = result["totals"]
     typer.echo(
         f"read {totals['read']}, exported {totals['exported']}, removed {totals['removed']}, quarantined {totals['quarantined']}"

@@ -209,6 +209,12 @@ class EmbeddingConfig(Strict):
     # last bits with the batch it was embedded in, so the chunking is part of the config.
     chunk_size: int = Field(2048, gt=0)
 
+    @model_validator(mode="after")
+    def _onnx_on_cpu(self) -> "EmbeddingConfig":
+        if self.backend != "torch" and self.device == "cuda":
+            raise ValueError(f"backend = {self.backend!r} runs on CPU; use backend 'torch' with device 'cuda'")
+        return self
+
 
 class ExportConfig(Strict):
     dataset_name: str = "curated-instructions"

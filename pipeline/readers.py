@@ -14,7 +14,6 @@ import codecs
 import glob
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path

@@ -80,7 +80,8 @@ def key_for(stage: str, config: RunConfig, run_dir: Path | str, *inputs: str | S
     """The cache key of `stage` given its input files (paths) or input steps (their digests)."""
     from pipeline import stage_keys
 
-    digests = [json.dumps(i.digests, sort_keys=True) if isinstance(i, StepOutput) else file_digest(Path(i)) for i in inputs]
+    digests = [json.dumps({"files": i.digests, "stats": i.stats}, sort_keys=True, default=str) if isinstance(i, StepOutput)
+               else file_digest(Path(i)) for i in inputs]
     parts = {
         "ingest": stage_keys.ingest_part,
         "keyword_filter": stage_keys.keyword_part,
@@ -97,20 +98,29 @@ def key_for(stage: str, config: RunConfig, run_dir: Path | str, *inputs: str | S
     return stage_key(stage, part, named, Path(run_dir))
 
 
-def start_run(run_dir: Path) -> None:
-    """A run in progress has no success marker, whatever an earlier run left."""
-    (Path(run_dir) / SUCCESS).unlink(missing_ok=True)
+def start_run(config: RunConfig, run_dir: Path) -> None:
+    """A run in progress has no success marker, whatever an earlier run left, and records the
+    config it runs with (rewritten only when it changed, so an unchanged rerun writes nothing)."""
+    run_dir = Path(run_dir)
+    (run_dir / SUCCESS).unlink(missing_ok=True)
+    path = run_dir / "config.json"
+    text = json.dumps(config.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        write_text(path, text)
 
 
 def mark_success(config: RunConfig, run_dir: Path) -> Path:
     return write_text(Path(run_dir) / SUCCESS, config.fingerprint() + "\n")
 
 
-def write_stage_result(run_dir: Path, result: StageResult, input_rows: int) -> StepOutput:
+def write_stage_result(run_dir: Path, result: StageResult, input_rows: int, other_files: dict[str, Path] | None = None) -> StepOutput:
+    """Write a stage's kept, dropped and evidence rows; `other_files` (written by the caller) are
+    recorded with them, so a cached rerun checks them too."""
     folder = stage_dir(run_dir, result.stage)
     files = {
         "kept": write_parquet(folder / "kept.parquet", result.kept),
         "dropped": write_parquet(folder / "dropped.parquet", result.dropped),
+        **(other_files or {}),
     }
     if result.evidence is not None:
         files["evidence"] = write_parquet(folder / "evidence.parquet", result.evidence)
@@ -124,7 +134,6 @@ def step_ingest(config: RunConfig, run_dir: Path, key: str | None = None) -> Ste
 
 
 def _ingest(config: RunConfig, run_dir: Path) -> StepOutput:
-    write_json(run_dir / "config.json", config.model_dump(mode="json"))
     with progress("reading sources", None) as advance:
         result = ingest(config, on_row=advance)
     folder = stage_dir(run_dir, "ingest")

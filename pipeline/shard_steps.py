@@ -67,7 +67,7 @@ def embed_shard(config: RunConfig, plan_path: str, shard: int, shards: int) -> i
 
 def row_bands(n: int, shards: int) -> list[tuple[int, int]]:
     """Cut rows 0..n into bands with about equal shares of the upper triangle."""
-    shards = max(1, min(shards, n)) if n else 1
+    shards = max(1, shards)  # bands may be empty (fewer rows than shards): every shard index stays valid
     cuts = [round(n * (1 - math.sqrt(1 - k / shards))) for k in range(shards + 1)]
     cuts[-1] = n
     return [(cuts[k], cuts[k + 1]) for k in range(shards)]

@@ -62,11 +62,21 @@ def exact_part(config: RunConfig, records_digest: str) -> Part:
     return {"exact": _dump(dedup.exact), "keep": dedup.keep.value, "priority": dedup.source_priority}, {"records": records_digest}
 
 
-def embed_part(config: RunConfig, records_digest: str) -> Part:
+def embedding_identity(config: RunConfig) -> dict:
+    """The model, its settings and the device it will run on: vectors differ across devices."""
+    import torch
+
     from pipeline.embedder import resolve_model
 
     _, identity = resolve_model(config.embedding.model)
-    return {"embedding": _dump(config.embedding), "model": identity}, {"records": records_digest}
+    device = config.embedding.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return {"embedding": _dump(config.embedding), "model": identity, "device": device}
+
+
+def embed_part(config: RunConfig, records_digest: str) -> Part:
+    return embedding_identity(config), {"records": records_digest}
 
 
 def semantic_part(config: RunConfig, records_digest: str, vectors_digest: str) -> Part:
@@ -101,17 +111,14 @@ def ledger_digest(config: RunConfig) -> str:
 
 
 def contamination_part(config: RunConfig, records_digest: str, embedded_digest: str, vectors_digest: str) -> Part:
-    from pipeline.embedder import resolve_model
-
-    _, identity = resolve_model(config.embedding.model)
-    part = {"contamination": _dump(config.contamination), "embedding": _dump(config.embedding), "model": identity}
+    part = {"contamination": _dump(config.contamination), **embedding_identity(config)}
     inputs = {"records": records_digest, "embedded": embedded_digest, "vectors": vectors_digest, "ledger": ledger_digest(config)}
     return part, {**inputs, **benchmark_digests(config)}
 
 
 def finalize_part(config: RunConfig, step_digests: dict[str, str]) -> Part:
-    # The manifest records the whole config, so any change to it re-runs finalize (cheap).
-    return config.fingerprint(), step_digests
+    # The manifest records the whole config (state_dir and execution too), so any change to it re-runs finalize (cheap).
+    return config.model_dump(mode="json", exclude={"config_dir"}), step_digests
 
 
 def report_part(config: RunConfig, manifest_digest: str, contamination_digest: str | None = None) -> Part:

@@ -328,3 +328,12 @@ def test_cuda_search_switches_off_reduced_precision_reductions_and_restores_them
         assert not matmul.allow_fp16_reduced_precision_reduction and not matmul.allow_bf16_reduced_precision_reduction
         assert not matmul.allow_tf32  # TF32 rounds float32 inputs to 10 bits: far beyond RESCORE_MARGIN
     assert (matmul.allow_fp16_reduced_precision_reduction, matmul.allow_tf32) == before
+
+
+def test_every_shard_has_a_band_even_with_fewer_rows_than_shards():
+    from pipeline.shard_steps import row_bands
+
+    for n, shards in ((0, 2), (1, 2), (3, 4)):
+        bands = row_bands(n, shards)
+        assert len(bands) == shards and bands[-1][1] == n
+        assert sum(hi - lo for lo, hi in bands) == n

@@ -73,7 +73,8 @@ def finish_step(run_dir: Path, stage: str, files: dict[str, Path], stats: dict) 
     if telemetry is not None:
         write_json(stage_dir(run_dir, stage) / "_run.json", telemetry)
     write_json(stage_dir(run_dir, stage) / "stats.json", stats)
-    return StepOutput(stage, {k: str(v) for k, v in files.items()}, {k: sha256_file(v) for k, v in files.items()}, stats)
+    # file_digest memoises, so the next stage's cache key reuses these hashes instead of reading the files again.
+    return StepOutput(stage, {k: str(v) for k, v in files.items()}, {k: file_digest(Path(v)) for k, v in files.items()}, stats)
 
 
 def key_for(stage: str, config: RunConfig, run_dir: Path | str, *inputs: str | StepOutput) -> str | None:

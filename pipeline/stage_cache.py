@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.atomic_io import write_json
+from pipeline.atomic_io import sha256_file, write_json
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent
@@ -53,11 +53,7 @@ def file_digest(path: Path) -> str:
     stat = path.stat()
     memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if memo not in _DIGESTS:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _DIGESTS[memo] = digest.hexdigest()
+        _DIGESTS[memo] = sha256_file(path)
     return _DIGESTS[memo]
 
 

@@ -40,11 +40,11 @@ sys.path.insert(0, str(PROJECT))
 
 import polars as pl  # noqa: E402
 
-from pipeline.benchmarks import load_benchmarks  # noqa: E402
-from pipeline.config import BenchmarkSpec, ContaminationConfig, EmbeddingConfig  # noqa: E402
-from pipeline.contamination import contamination_check  # noqa: E402
-from pipeline.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text  # noqa: E402
-from pipeline.leak_candidates import tail_vectors  # noqa: E402
+from pipeline.config.run_config import BenchmarkSpec, ContaminationConfig, EmbeddingConfig  # noqa: E402
+from pipeline.contamination.benchmarks import load_benchmarks  # noqa: E402
+from pipeline.contamination.candidates import tail_vectors  # noqa: E402
+from pipeline.contamination.check import contamination_check  # noqa: E402
+from pipeline.embed.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text  # noqa: E402
 from pipeline.schema import RECORD_SCHEMA, content_uid  # noqa: E402
 
 LABELS = ["duplicate", "gray-area", "similar-but-different", "clean"]  # score.py's order
@@ -62,16 +62,37 @@ def read_jsonl(path: Path) -> list[dict]:
 def records_from_rows(rows: list[dict], source: str) -> pl.DataFrame:
     out = []
     for n, row in enumerate(rows):
-        instruction, input_, output = row.get("instruction", ""), row.get("input", "") or "", row.get("output", "") or ""
-        out.append({"row_key": f"{source}#{n}", "uid": content_uid(instruction, input_, output), "source": source,
-                    "source_id": str(row.get("id", n)), "source_row": n, "source_file": "", "source_split": "train",
-                    "license": "unknown", "derived_from": None, "instruction": instruction, "input": input_,
-                    "output": output})
+        instruction, input_, output = (
+            row.get("instruction", ""),
+            row.get("input", "") or "",
+            row.get("output", "") or "",
+        )
+        out.append(
+            {
+                "row_key": f"{source}#{n}",
+                "uid": content_uid(instruction, input_, output),
+                "source": source,
+                "source_id": str(row.get("id", n)),
+                "source_row": n,
+                "source_file": "",
+                "source_split": "train",
+                "license": "unknown",
+                "derived_from": None,
+                "instruction": instruction,
+                "input": input_,
+                "output": output,
+            }
+        )
     return pl.DataFrame(out, schema=RECORD_SCHEMA)
 
 
-def check_file(train_jsonl: Path, benchmark_names: list[str], data_root: Path, cache_dir: Path,
-               config: ContaminationConfig | None = None) -> tuple[pl.DataFrame, dict]:
+def check_file(
+    train_jsonl: Path,
+    benchmark_names: list[str],
+    data_root: Path,
+    cache_dir: Path,
+    config: ContaminationConfig | None = None,
+) -> tuple[pl.DataFrame, dict]:
     """Run the check; one row per training row: id, label (clean when unflagged), matched item, rule."""
     config = config or ContaminationConfig(enabled=True)
     records = records_from_rows(read_jsonl(train_jsonl), "train")
@@ -88,28 +109,65 @@ def check_file(train_jsonl: Path, benchmark_names: list[str], data_root: Path, c
     embedded = time.perf_counter()
     result = contamination_check(records, train_vectors, benchmarks, stems, full, config, bench_vectors_tail=tails)
     verdicts = result.evidence.filter(pl.col("reported")).select(
-        pl.col("train_id").alias("id"), pl.col("category").alias("label"), "benchmark", "benchmark_id", "rule", "cosine")
+        pl.col("train_id").alias("id"),
+        pl.col("category").alias("label"),
+        "benchmark",
+        "benchmark_id",
+        "rule",
+        "cosine",
+    )
     predictions = records.select(pl.col("source_id").alias("id")).join(verdicts, on="id", how="left")
     predictions = predictions.with_columns(pl.col("label").fill_null("clean"))
-    timing = {"embed_s": round(embedded - started, 1), "check_s": round(time.perf_counter() - embedded, 1),
-              "candidate_pairs": result.stats["candidate_pairs"]}
+    timing = {
+        "embed_s": round(embedded - started, 1),
+        "check_s": round(time.perf_counter() - embedded, 1),
+        "candidate_pairs": result.stats["candidate_pairs"],
+    }
     return predictions, timing
 
 
-def check_file_cli(train_jsonl: Path, benchmark_names: list[str], data_root: Path, cache_dir: Path,
-                   config: ContaminationConfig | None = None) -> tuple[pl.DataFrame, dict]:
+def check_file_cli(
+    train_jsonl: Path,
+    benchmark_names: list[str],
+    data_root: Path,
+    cache_dir: Path,
+    config: ContaminationConfig | None = None,
+) -> tuple[pl.DataFrame, dict]:
     """`check_file` through `curate check` (default rules; `config` is not passed on). Its
     ingest quarantines rows without an output, so question-only files come out clean."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="check-") as out:
-        command = [sys.executable, "-m", "pipeline.cli", "check", "--train", str(train_jsonl), "--out", out,
-                   "--data-root", str(data_root), "--state-dir", str(cache_dir), "--quiet"]
-        subprocess.run(command + [a for name in benchmark_names for a in ("--benchmark", name)], check=True, cwd=PROJECT)
+        command = [
+            sys.executable,
+            "-m",
+            "pipeline.cli.main",
+            "check",
+            "--train",
+            str(train_jsonl),
+            "--out",
+            out,
+            "--data-root",
+            str(data_root),
+            "--state-dir",
+            str(cache_dir),
+            "--quiet",
+        ]
+        subprocess.run(
+            command + [a for name in benchmark_names for a in ("--benchmark", name)], check=True, cwd=PROJECT
+        )
         leaks = pl.read_parquet(Path(out) / "contamination" / "leaks.parquet")
     verdicts = leaks.filter(pl.col("reported")).select(
-        pl.col("train_id").alias("id"), pl.col("category").alias("label"), "benchmark", "benchmark_id", "rule", "cosine")
+        pl.col("train_id").alias("id"),
+        pl.col("category").alias("label"),
+        "benchmark",
+        "benchmark_id",
+        "rule",
+        "cosine",
+    )
     ids = [str(r.get("id", n)) for n, r in enumerate(read_jsonl(train_jsonl))]
-    predictions = pl.DataFrame({"id": ids}).join(verdicts, on="id", how="left").with_columns(pl.col("label").fill_null("clean"))
+    predictions = (
+        pl.DataFrame({"id": ids}).join(verdicts, on="id", how="left").with_columns(pl.col("label").fill_null("clean"))
+    )
     return predictions, {"cli_s": round(time.perf_counter() - started, 1)}
 
 
@@ -125,11 +183,20 @@ def score(gold: dict[str, str], predicted: dict[str, str]) -> dict:
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_label[lab] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "n": tp + fn}
+        per_label[lab] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "n": tp + fn,
+        }
     confusion = {a: {b: sum(x == a and y == b for x, y in zip(g, p)) for b in LABELS} for a in LABELS}
-    return {"n": len(ids), "accuracy": round(sum(a == b for a, b in zip(g, p)) / len(ids), 4),
-            "macro_f1": round(sum(v["f1"] for v in per_label.values()) / len(LABELS), 4),
-            "per_label": per_label, "confusion": confusion}
+    return {
+        "n": len(ids),
+        "accuracy": round(sum(a == b for a, b in zip(g, p)) / len(ids), 4),
+        "macro_f1": round(sum(v["f1"] for v in per_label.values()) / len(LABELS), 4),
+        "per_label": per_label,
+        "confusion": confusion,
+    }
 
 
 def official_score(score_py: Path, labels: Path, predictions: Path) -> str:
@@ -152,9 +219,13 @@ def eval_dev(dev_dir: Path, data_root: Path, cache_dir: Path, out_dir: Path) -> 
     figures = score(gold, dict(zip(predictions["id"], predictions["label"])))
     printout = official_score(dev_dir / "score.py", dev_dir / "labels.jsonl", pred_file)
     print("(a) contamination-dev, score.py:\n" + printout)
-    wrong = [{"id": i, "gold": gold[i], "predicted": lab, "rule": rule, "benchmark_id": item}
-             for i, lab, rule, item in zip(predictions["id"], predictions["label"], predictions["rule"],
-                                           predictions["benchmark_id"]) if gold.get(i) != lab]
+    wrong = [
+        {"id": i, "gold": gold[i], "predicted": lab, "rule": rule, "benchmark_id": item}
+        for i, lab, rule, item in zip(
+            predictions["id"], predictions["label"], predictions["rule"], predictions["benchmark_id"]
+        )
+        if gold.get(i) != lab
+    ]
     return {**figures, **timing, "errors": wrong}
 
 
@@ -163,8 +234,13 @@ def _flag_rate(predictions: pl.DataFrame, expected: dict[str, str]) -> dict:
     flagged = predictions.filter(pl.col("label") != "clean")
     on_source = sum(expected.get(i) == item for i, item in zip(flagged["id"], flagged["benchmark_id"]))
     by_label = dict(sorted(flagged.group_by("label").len().iter_rows()))
-    return {"n": n, "flagged": flagged.height, "fraction_flagged": round(flagged.height / n, 4) if n else None,
-            "fraction_flagged_on_source_row": round(on_source / n, 4) if n else None, "by_label": by_label}
+    return {
+        "n": n,
+        "flagged": flagged.height,
+        "fraction_flagged": round(flagged.height / n, 4) if n else None,
+        "fraction_flagged_on_source_row": round(on_source / n, 4) if n else None,
+        "by_label": by_label,
+    }
 
 
 def eval_rephrase(data_root: Path, cache_dir: Path, work: Path) -> dict:
@@ -172,7 +248,9 @@ def eval_rephrase(data_root: Path, cache_dir: Path, work: Path) -> dict:
     out = {"humaneval": "out of scope: HumanEval is not one of the built-in benchmarks"}
     rows, expected = [], {}
     for subject in REPHRASED_MMLU:
-        for n, rec in enumerate(read_jsonl(source / "mmlu" / f"{subject}_test_rephrase_english_filtered_question.jsonl")):
+        for n, rec in enumerate(
+            read_jsonl(source / "mmlu" / f"{subject}_test_rephrase_english_filtered_question.jsonl")
+        ):
             if rec["text"].strip():  # empty: the authors filtered this rephrase out
                 rows.append({"id": f"{subject}:{n}", "instruction": rec["text"], "input": "", "output": ""})
                 expected[f"{subject}:{n}"] = f"{subject}_test:{n}"
@@ -197,7 +275,10 @@ def eval_rephrase(data_root: Path, cache_dir: Path, work: Path) -> dict:
 
 def eval_platypus(data_root: Path, cache_dir: Path, work: Path) -> dict:
     pairs = read_jsonl(data_root / "platypus_leak_pairs" / "mmlu_vs_math_train_similarity_pairs.jsonl")
-    rows = [{"id": f"pair:{n}", "instruction": p["train_instruction"], "input": "", "output": ""} for n, p in enumerate(pairs)]
+    rows = [
+        {"id": f"pair:{n}", "instruction": p["train_instruction"], "input": "", "output": ""}
+        for n, p in enumerate(pairs)
+    ]
     expected = {f"pair:{n}": f"high_school_mathematics_test:{p['mmlu_row_index']}" for n, p in enumerate(pairs)}
     (work / "platypus_pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     predictions, timing = CHECK["run"](work / "platypus_pairs.jsonl", ["mmlu"], data_root, cache_dir)
@@ -230,15 +311,19 @@ def main() -> None:
             figures["rephrase"] = eval_rephrase(args.data_root, args.cache_dir, work)
             for name in ("mmlu", "gsm8k"):
                 r = figures["rephrase"][name]
-                print(f"(b) rephrase {name}: flagged {r['flagged']}/{r['n']} = {r['fraction_flagged']:.4f} "
-                      f"(on the source row: {r['fraction_flagged_on_source_row']:.4f}) {r['by_label']}")
+                print(
+                    f"(b) rephrase {name}: flagged {r['flagged']}/{r['n']} = {r['fraction_flagged']:.4f} "
+                    f"(on the source row: {r['fraction_flagged_on_source_row']:.4f}) {r['by_label']}"
+                )
             print("(b) humaneval: out of scope")
         if "c" in parts:
             t = time.perf_counter()
             figures["platypus_pairs"] = r = eval_platypus(args.data_root, args.cache_dir, work)
             r["wall_s"] = round(time.perf_counter() - t, 1)
-            print(f"(c) Platypus pairs: flagged {r['flagged']}/{r['n']} = {r['fraction_flagged']:.4f} "
-                  f"(on the source row: {r['fraction_flagged_on_source_row']:.4f}) {r['by_label']}")
+            print(
+                f"(c) Platypus pairs: flagged {r['flagged']}/{r['n']} = {r['fraction_flagged']:.4f} "
+                f"(on the source row: {r['fraction_flagged_on_source_row']:.4f}) {r['by_label']}"
+            )
     figures["wall_s"] = round(time.perf_counter() - started, 1)
     print(f"wall time {figures['wall_s']} s")
     if args.json:

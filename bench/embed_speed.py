@@ -36,16 +36,17 @@ sys.path.insert(0, str(PROJECT))
 import numpy as np  # noqa: E402
 
 from bench.machine import describe_device, peak_rss_mb, write_json  # noqa: E402
-from pipeline.config import EmbeddingConfig  # noqa: E402
-from pipeline.embedder import SentenceTransformerEmbedder, resolve_model  # noqa: E402
-from pipeline.fast_encode import TorchRunner, encode_bucketed  # noqa: E402
-from pipeline.pair_search import range_pairs  # noqa: E402
+from pipeline.config.run_config import EmbeddingConfig  # noqa: E402
+from pipeline.embed.embedder import SentenceTransformerEmbedder, resolve_model  # noqa: E402
+from pipeline.embed.encode import TorchRunner, encode_bucketed  # noqa: E402
+from pipeline.embed.pair_search import range_pairs  # noqa: E402
 
 DATA = PROJECT.parent / "shared" / "data"
 
 
 def real_texts(n: int, data: Path = DATA) -> list[str]:
     """GSM8K questions with their rephrasings interleaved, then MATH problems, n in all."""
+
     def lines(path):
         with open(path, encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.strip()]
@@ -94,7 +95,10 @@ def main(argv=None) -> dict:
     cuda = torch.cuda.is_available()
     texts = real_texts(args.texts)
     words = [len(t.split()) for t in texts]
-    print(f"{len(texts)} texts, {min(words)}-{max(words)} words (median {int(np.median(words))}); device {describe_device()['name']}")
+    print(
+        f"{len(texts)} texts, {min(words)}-{max(words)} words (median {int(np.median(words))}); "
+        f"device {describe_device()['name']}"
+    )
 
     plain = SentenceTransformer(resolve_model(EmbeddingConfig().model)[0], device="cuda" if cuda else "cpu")
     if cuda:
@@ -102,7 +106,10 @@ def main(argv=None) -> dict:
     base_vectors, base_s = timed(lambda t: plain.encode(t, normalize_embeddings=True, show_progress_bar=False), texts)
     base_rate = len(texts) / base_s
     want = pair_set(base_vectors, args.threshold)
-    print(f"baseline  SentenceTransformer.encode (defaults): {base_rate:8.1f} texts/s  ({base_s:.1f} s, {len(want)} pairs >= {args.threshold})")
+    print(
+        f"baseline  SentenceTransformer.encode (defaults): {base_rate:8.1f} texts/s  "
+        f"({base_s:.1f} s, {len(want)} pairs >= {args.threshold})"
+    )
     results = {"baseline": {"texts_per_s": base_rate, "seconds": base_s, "pairs": len(want)}}
 
     for path in [p for p in args.paths.split(",") if p]:
@@ -112,8 +119,14 @@ def main(argv=None) -> dict:
         embedder = SentenceTransformerEmbedder(config)
         if path == "bucketed":
             runner = TorchRunner(embedder.model, embedder.device)
-            encode = lambda t: encode_bucketed(t, embedder.model.tokenizer, embedder.model.max_seq_length, runner,  # noqa: E731
-                                               embedder.dim, args.batch_size)
+            encode = lambda t: encode_bucketed(
+                t,
+                embedder.model.tokenizer,
+                embedder.model.max_seq_length,
+                runner,  # noqa: E731
+                embedder.dim,
+                args.batch_size,
+            )
         else:
             encode = embedder.encode
         vectors, seconds = timed(encode, texts)
@@ -131,12 +144,22 @@ def main(argv=None) -> dict:
             "fingerprint": embedder.fingerprint,
         }
         results[path] = row
-        print(f"{path:9s} {row['texts_per_s']:8.1f} texts/s  ratio {row['ratio']:5.2f}x  max|diff| {row['max_abs_diff']:.1e}  "
-              f"pair recall {row['pair_recall']:.4f} precision {row['pair_precision']:.4f}")
+        print(
+            f"{path:9s} {row['texts_per_s']:8.1f} texts/s  ratio {row['ratio']:5.2f}x  "
+            f"max|diff| {row['max_abs_diff']:.1e}  "
+            f"pair recall {row['pair_recall']:.4f} precision {row['pair_precision']:.4f}"
+        )
 
-    report = {"benchmark": "embed_speed", "device": describe_device(), "texts": len(texts),
-              "words": {"min": min(words), "median": float(np.median(words)), "max": max(words)},
-              "threshold": args.threshold, "batch_size": args.batch_size, "results": results, "peak_rss_mb": peak_rss_mb()}
+    report = {
+        "benchmark": "embed_speed",
+        "device": describe_device(),
+        "texts": len(texts),
+        "words": {"min": min(words), "median": float(np.median(words)), "max": max(words)},
+        "threshold": args.threshold,
+        "batch_size": args.batch_size,
+        "results": results,
+        "peak_rss_mb": peak_rss_mb(),
+    }
     write_json(args.json, report)
     return report
 

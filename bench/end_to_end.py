@@ -1,4 +1,4 @@
-"""End to end: the curate flow with dedup and the contamination stage on generated corpora of N rows.
+r"""End to end: the curate flow with dedup and the contamination stage on generated corpora of N rows.
 
 For each size it writes a JSONL corpus (instructions of 1-4 real sentences from GSM8K, MATH
 and ARC, so lengths vary from a few words to ~200; 3% planted near-duplicates with a number
@@ -13,7 +13,8 @@ The benchmarks are the demo benchmark (150 items) by default; `--benchmarks buil
 the seven built-ins' local copies under ../shared/data (~34k items; embedding them cold
 takes about 55 min on a 2-core CPU, once, then they are cached in the state directory).
 
-    .venv/bin/python bench/end_to_end.py --sizes 10000 --json reports/bench/end_to_end.json --plot reports/bench/end_to_end.svg
+    .venv/bin/python bench/end_to_end.py --sizes 10000 \
+        --json reports/bench/end_to_end.json --plot reports/bench/end_to_end.svg
 """
 
 from __future__ import annotations
@@ -39,13 +40,20 @@ DEMO_BENCH = PROJECT / "data" / "demo" / "demo_benchmark.jsonl"
 
 def sentence_pool(data: Path = DATA) -> list[str]:
     texts = []
-    for path, field in ((data / "gsm8k" / "test.jsonl", "question"), (data / "math" / "math_test_llmfoundry.jsonl", "context")):
+    for path, field in (
+        (data / "gsm8k" / "test.jsonl", "question"),
+        (data / "math" / "math_test_llmfoundry.jsonl", "context"),
+    ):
         with open(path, encoding="utf-8") as fh:
             texts += [json.loads(line)[field] for line in fh if line.strip()]
     with open(data / "arc_challenge" / "ARC-Challenge-Test.jsonl", encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
-            texts.append(row.get("question", {}).get("stem", "") if isinstance(row.get("question"), dict) else str(row.get("question", "")))
+            texts.append(
+                row.get("question", {}).get("stem", "")
+                if isinstance(row.get("question"), dict)
+                else str(row.get("question", ""))
+            )
     sentences = [s.strip() for t in texts for s in re.split(r"(?<=[.?!])\s+", t) if len(s.split()) >= 3]
     return sentences
 
@@ -74,10 +82,12 @@ def write_corpus(path: Path, n: int, seed: int = 0) -> None:
 
 def write_config(path: Path, corpus: Path, benchmarks: str, backend: str) -> None:
     if benchmarks == "demo":
-        contamination = (f'data_root = "{DEMO_BENCH.parent}"\n'
-                         'benchmarks = [{ name = "demo_bench", path = "demo_benchmark.jsonl", fields = { question = "question", '
-                         'choices = "choices", answer = "answer", answer_is = "text", id = "id", subject = "subject", '
-                         'solution = "solution" } }]\n')
+        contamination = (
+            f'data_root = "{DEMO_BENCH.parent}"\n'
+            'benchmarks = [{ name = "demo_bench", path = "demo_benchmark.jsonl", fields = { question = "question", '
+            'choices = "choices", answer = "answer", answer_is = "text", id = "id", subject = "subject", '
+            'solution = "solution" } }]\n'
+        )
     else:  # every built-in, from the local copies
         contamination = f'data_root = "{DATA}"\n'
     path.write_text(
@@ -91,16 +101,39 @@ def write_config(path: Path, corpus: Path, benchmarks: str, backend: str) -> Non
 
 def run_once(config: Path, out: Path, state: Path) -> dict:
     """One `curate run` in a fresh child process: wall time and its largest process's peak RSS."""
-    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-             "rc = subprocess.run(sys.argv[1:]).returncode; "
-             "print('RESULT', rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    command = [sys.executable, "-c", probe, sys.executable, "-m", "pipeline.cli", "run", "--config", str(config),
-               "--out", str(out), "--state-dir", str(state), "--quiet"]
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90", "PREFECT_HOME": str(state.parent / "prefect-home")}
+    probe = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "rc = subprocess.run(sys.argv[1:]).returncode; "
+        "print('RESULT', rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    command = [
+        sys.executable,
+        "-c",
+        probe,
+        sys.executable,
+        "-m",
+        "pipeline.cli.main",
+        "run",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--state-dir",
+        str(state),
+        "--quiet",
+    ]
+    env = {
+        **os.environ,
+        "OMP_WAIT_POLICY": "PASSIVE",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_HOME": str(state.parent / "prefect-home"),
+    }
     done = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True)
-    line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT")), None)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT")), None)
     if line is None:
         raise RuntimeError(f"curate run failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
     _, rc, seconds, maxrss_kib = line.split()
@@ -124,22 +157,35 @@ def svg_plot(runs: list[dict], path: Path, device: str) -> None:
         y = height - pad - (math.log10(s) - y_lo) / (y_hi - y_lo) * (height - 2 * pad)
         return x, y
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
-             f'<rect width="{width}" height="{height}" fill="white"/>',
-             f'<text x="{width / 2}" y="20" text-anchor="middle">curate run wall time vs rows ({device})</text>',
-             f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="black"/>',
-             f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="black"/>',
-             f'<text x="{width / 2}" y="{height - 15}" text-anchor="middle">rows (log)</text>',
-             f'<text x="15" y="{height / 2}" transform="rotate(-90 15 {height / 2})" text-anchor="middle">seconds (log)</text>']
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            'font-family="sans-serif" font-size="12">'
+        ),
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2}" y="20" text-anchor="middle">curate run wall time vs rows ({device})</text>',
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="black"/>',
+        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="black"/>',
+        f'<text x="{width / 2}" y="{height - 15}" text-anchor="middle">rows (log)</text>',
+        (
+            f'<text x="15" y="{height / 2}" transform="rotate(-90 15 {height / 2})" '
+            'text-anchor="middle">seconds (log)</text>'
+        ),
+    ]
     for kind, colour in (("cold", "#c0392b"), ("warm", "#2471a3")):
         points = [xy(r["n"], r[kind]["seconds"]) for r in runs]
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in points)}"/>')
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+            f'points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in points)}"/>'
+        )
         for (x, y), r in zip(points, runs):
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>')
             parts.append(f'<text x="{x + 6:.1f}" y="{y - 6:.1f}" fill="{colour}">{r[kind]["seconds"]:.0f} s</text>')
-        parts.append(f'<text x="{width - pad - 60}" y="{pad + (15 if kind == "cold" else 30)}" fill="{colour}">{kind}</text>')
+        parts.append(
+            f'<text x="{width - pad - 60}" y="{pad + (15 if kind == "cold" else 30)}" fill="{colour}">{kind}</text>'
+        )
     for r in runs:
-        x, _ = xy(r["n"], 10 ** y_lo)
+        x, _ = xy(r["n"], 10**y_lo)
         parts.append(f'<text x="{x:.1f}" y="{height - pad + 15}" text-anchor="middle">{r["n"]:,}</text>')
     parts.append("</svg>")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,10 +217,17 @@ def main(argv=None) -> dict:
             warm = run_once(config, out, state)
             row = {"n": n, "cold": cold, "warm": warm, "warm_over_cold": warm["seconds"] / cold["seconds"]}
             runs.append(row)
-            print(f"n={n:>8}  cold {cold['seconds']:7.1f} s ({cold['peak_rss_mb']:.0f} MB)  "
-                  f"warm {warm['seconds']:6.1f} s ({warm['peak_rss_mb']:.0f} MB)  warm/cold {row['warm_over_cold']:.2f}")
-    report = {"benchmark": "end_to_end", "device": device, "benchmarks": args.benchmarks, "backend": args.backend,
-              "runs": runs}
+            print(
+                f"n={n:>8}  cold {cold['seconds']:7.1f} s ({cold['peak_rss_mb']:.0f} MB)  "
+                f"warm {warm['seconds']:6.1f} s ({warm['peak_rss_mb']:.0f} MB)  warm/cold {row['warm_over_cold']:.2f}"
+            )
+    report = {
+        "benchmark": "end_to_end",
+        "device": device,
+        "benchmarks": args.benchmarks,
+        "backend": args.backend,
+        "runs": runs,
+    }
     write_json(args.json, report)
     if args.plot and runs:
         svg_plot(runs, Path(args.plot), device["name"])

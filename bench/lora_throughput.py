@@ -10,7 +10,7 @@ mean about 350 tokens, cut at the sequence length). Measured in the same process
   to the longest in its micro-batch (no packing), eager attention, `torch.optim.AdamW`
   (not fused), no compilation;
 - project: the path of `pipeline/lora_train.py` with `data.packing = true`: examples packed
-  into rows of the sequence length (`pipeline.alpaca_prompt.pack_examples` / `collate`,
+  into rows of the sequence length (`pipeline.models.prompt.pack_examples` / `collate`,
   position ids restarting per example, no attention across examples), SDPA (FlashAttention 2
   where `flash_attn` is installed), a larger micro-batch, fused AdamW, optionally torch.compile.
 
@@ -41,13 +41,41 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from pipeline.alpaca_prompt import IGNORE, TokenizedExample, collate, pack_examples  # noqa: E402
+from pipeline.models.prompt import IGNORE, TokenizedExample, collate, pack_examples  # noqa: E402
 
 SHAPES = {  # Llama-family shapes of public models, random weights
-    "1b": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32, num_key_value_heads=4, vocab_size=32000),
-    "7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32, vocab_size=32000),
-    "13b": dict(hidden_size=5120, intermediate_size=13824, num_hidden_layers=40, num_attention_heads=40, num_key_value_heads=40, vocab_size=32000),
-    "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, vocab_size=512),
+    "1b": dict(
+        hidden_size=2048,
+        intermediate_size=5632,
+        num_hidden_layers=22,
+        num_attention_heads=32,
+        num_key_value_heads=4,
+        vocab_size=32000,
+    ),
+    "7b": dict(
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        vocab_size=32000,
+    ),
+    "13b": dict(
+        hidden_size=5120,
+        intermediate_size=13824,
+        num_hidden_layers=40,
+        num_attention_heads=40,
+        num_key_value_heads=40,
+        vocab_size=32000,
+    ),
+    "tiny": dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=512,
+    ),
 }
 PARAMS_13B = 13.0e9
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
@@ -55,14 +83,16 @@ EPOCH_EXAMPLES = 24_926  # Open-Platypus rows
 ASSUMED_MEAN_TOKENS = 350  # Alpaca template (~45) + instruction + response; an assumption when no --dataset
 
 
-def example_lengths(count: int, seq: int, dataset: str | None, tokenizer: str | None, seed: int) -> tuple[list[int], str, float]:
+def example_lengths(
+    count: int, seq: int, dataset: str | None, tokenizer: str | None, seed: int
+) -> tuple[list[int], str, float]:
     """(lengths of `count` examples cut at `seq`, where they come from, the uncut mean)."""
     rng = random.Random(seed)
     if dataset and tokenizer:
         from transformers import AutoTokenizer
 
-        from pipeline.alpaca_prompt import tokenize_records
-        from pipeline.finetune_dataset import read_alpaca
+        from pipeline.models.prompt import tokenize_records
+        from pipeline.training.dataset import read_alpaca
 
         rows = read_alpaca(Path(dataset))
         examples, _ = tokenize_records(AutoTokenizer.from_pretrained(tokenizer), rows, cutoff_len=10**9)
@@ -102,7 +132,13 @@ def build_model(shape: str, attn: str, device: str, dtype, gc: bool):
     frozen = sum(p.numel() for p in model.parameters())
     if gc:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    lora = LoraConfig(r=16, lora_alpha=16, lora_dropout=0.05, target_modules=["gate_proj", "up_proj", "down_proj"], task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=16,
+        lora_alpha=16,
+        lora_dropout=0.05,
+        target_modules=["gate_proj", "up_proj", "down_proj"],
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lora), frozen
 
 
@@ -110,7 +146,7 @@ def batches(examples, path: str, seq: int, micro: int, pad_id: int = 0):
     """(batch, real tokens in it): packed rows of `seq` tokens (project) or padded examples (baseline)."""
     rows = pack_examples(examples, seq) if path == "project" else examples
     for i in range(0, len(rows) - micro + 1, micro):
-        chunk = rows[i:i + micro]
+        chunk = rows[i : i + micro]
         yield collate(chunk, pad_id, 8 if path == "project" else None), sum(len(r) for r in chunk)
 
 
@@ -146,9 +182,19 @@ def run_path(shape, seq, path, micro, gc, args, device, dtype, examples) -> dict
     peak_mem = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None
     compiled = forward is not model
     del model, optimizer, forward  # free the GPU before the next configuration
-    return {"path": path, "attn": attn, "micro_batch": micro, "gradient_checkpointing": gc, "compiled": compiled,
-            "steps": timed, "tokens": tokens, "seconds": round(elapsed, 3), "tokens_per_s": round(tokens / elapsed, 1),
-            "frozen_params": frozen, "peak_mem_gib": round(peak_mem, 1) if peak_mem else None}
+    return {
+        "path": path,
+        "attn": attn,
+        "micro_batch": micro,
+        "gradient_checkpointing": gc,
+        "compiled": compiled,
+        "steps": timed,
+        "tokens": tokens,
+        "seconds": round(elapsed, 3),
+        "tokens_per_s": round(tokens / elapsed, 1),
+        "frozen_params": frozen,
+        "peak_mem_gib": round(peak_mem, 1) if peak_mem else None,
+    }
 
 
 def attempts(path: str, shape: str, seq: int, smoke: bool) -> list[tuple[int, bool]]:
@@ -173,7 +219,10 @@ def measure(shape, seq, path, args, device, dtype, examples) -> dict:
         if failed:
             garbage.collect()
             torch.cuda.empty_cache()
-            print(f"  {shape} seq {seq} {path}: out of memory at micro-batch {micro}, checkpointing {gc}; retrying", flush=True)
+            print(
+                f"  {shape} seq {seq} {path}: out of memory at micro-batch {micro}, checkpointing {gc}; retrying",
+                flush=True,
+            )
     raise RuntimeError(f"{shape} seq {seq} {path}: out of memory in every configuration")
 
 
@@ -199,13 +248,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seqs", default="1024,2048")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--examples", type=int, default=1500, help="examples in the stream (enough for warm-up + steps)")
+    parser.add_argument(
+        "--examples", type=int, default=1500, help="examples in the stream (enough for warm-up + steps)"
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile the project path")
-    parser.add_argument("--project-attn", default=None, help="default: flash_attention_2 if flash_attn imports, else sdpa")
-    parser.add_argument("--dataset", help="Alpaca file whose token lengths drive the example stream (with --tokenizer)")
+    parser.add_argument(
+        "--project-attn", default=None, help="default: flash_attention_2 if flash_attn imports, else sdpa"
+    )
+    parser.add_argument(
+        "--dataset", help="Alpaca file whose token lengths drive the example stream (with --tokenizer)"
+    )
     parser.add_argument("--tokenizer", help="tokenizer folder for --dataset")
     parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak, if not recognised")
-    parser.add_argument("--smoke", action="store_true", help="tiny shape on CPU in fp32, seconds: checks the script runs")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny shape on CPU in fp32, seconds: checks the script runs"
+    )
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     if bool(args.dataset) != bool(args.tokenizer):
@@ -227,8 +284,15 @@ def main(argv: list[str] | None = None) -> dict:
     import peft
     import transformers
 
-    results = {"device": gpu, "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
-               "dtype": str(dtype).removeprefix("torch."), "peak_flops": peak, "runs": []}
+    results = {
+        "device": gpu,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "dtype": str(dtype).removeprefix("torch."),
+        "peak_flops": peak,
+        "runs": [],
+    }
     mean_tokens = None
     for shape in models:
         for seq in seqs:
@@ -240,17 +304,26 @@ def main(argv: list[str] | None = None) -> dict:
                 run = measure(shape, seq, path, args, device, dtype, examples)
                 run["mfu"] = round(run["tokens_per_s"] * 4 * run["frozen_params"] / peak, 4) if peak else None
                 pair[path] = run
-                print(f"{shape:>4} seq {seq:>4} {path:>8}: {run['tokens_per_s']:>10.1f} tokens/s"
-                      f"  MFU {run['mfu'] if run['mfu'] is not None else '-'}  (micro-batch {run['micro_batch']}, "
-                      f"checkpointing {run['gradient_checkpointing']}, {run['attn']}, peak {run['peak_mem_gib']} GiB)", flush=True)
+                print(
+                    f"{shape:>4} seq {seq:>4} {path:>8}: {run['tokens_per_s']:>10.1f} tokens/s"
+                    f"  MFU {run['mfu'] if run['mfu'] is not None else '-'}  (micro-batch {run['micro_batch']}, "
+                    f"checkpointing {run['gradient_checkpointing']}, {run['attn']}, peak {run['peak_mem_gib']} GiB)",
+                    flush=True,
+                )
             ratio = pair["project"]["tokens_per_s"] / pair["baseline"]["tokens_per_s"]
             print(f"{shape:>4} seq {seq:>4}    ratio: {ratio:.2f}x project / baseline", flush=True)
-            results["runs"].append({"model": shape, "seq": seq, **{p: r for p, r in pair.items()}, "ratio": round(ratio, 3)})
+            results["runs"].append(
+                {"model": shape, "seq": seq, **{p: r for p, r in pair.items()}, "ratio": round(ratio, 3)}
+            )
     results["mean_tokens_per_example"] = round(mean_tokens, 1)
     results["epoch_estimates"] = estimates(results, peak)
     for line in results["epoch_estimates"]:
-        print(f"one Open-Platypus epoch ({EPOCH_EXAMPLES} examples x {mean_tokens:.0f} tokens), {line['model']} seq {line['seq']}: "
-              f"{line['project_hours']:.2f} h project, {line['baseline_hours']:.2f} h baseline ({line['how']})", flush=True)
+        print(
+            f"one Open-Platypus epoch ({EPOCH_EXAMPLES} examples x {mean_tokens:.0f} tokens), "
+            f"{line['model']} seq {line['seq']}: "
+            f"{line['project_hours']:.2f} h project, {line['baseline_hours']:.2f} h baseline ({line['how']})",
+            flush=True,
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
@@ -264,12 +337,27 @@ def estimates(results: dict, peak: float | None) -> list[dict]:
     by_key = {(r["model"], r["seq"]): r for r in results["runs"]}
     for (model, seq), run in sorted(by_key.items()):
         if model in ("7b", "13b", "tiny"):
-            out.append({"model": model, "seq": seq, "how": "measured",
-                        **{f"{p}_hours": round(epoch_hours(run[p]["tokens_per_s"], mean), 3) for p in ("project", "baseline")}})
+            out.append(
+                {
+                    "model": model,
+                    "seq": seq,
+                    "how": "measured",
+                    **{
+                        f"{p}_hours": round(epoch_hours(run[p]["tokens_per_s"], mean), 3)
+                        for p in ("project", "baseline")
+                    },
+                }
+            )
         if model == "7b" and ("13b", seq) not in by_key and peak:
             scaled = {p: run[p]["mfu"] * peak / (4 * PARAMS_13B) for p in ("project", "baseline")}
-            out.append({"model": "13b", "seq": seq, "how": "extrapolated from the 7B MFU",
-                        **{f"{p}_hours": round(epoch_hours(v, mean), 3) for p, v in scaled.items()}})
+            out.append(
+                {
+                    "model": "13b",
+                    "seq": seq,
+                    "how": "extrapolated from the 7B MFU",
+                    **{f"{p}_hours": round(epoch_hours(v, mean), 3) for p, v in scaled.items()},
+                }
+            )
     return out
 
 

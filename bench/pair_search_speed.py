@@ -34,7 +34,7 @@ sys.path.insert(0, str(PROJECT))
 import numpy as np  # noqa: E402
 
 from bench.machine import describe_device, peak_rss_mb, write_json  # noqa: E402
-from pipeline.pair_search import Pairs, _faiss_pairs, range_pairs, rescore  # noqa: E402
+from pipeline.embed.pair_search import Pairs, _faiss_pairs, range_pairs, rescore  # noqa: E402
 
 
 def planted_vectors(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
@@ -110,8 +110,13 @@ def main(argv=None) -> dict:
                     if n > args.max_exact_baseline:
                         continue
                     x = np.ascontiguousarray(vectors)
-                    run = lambda: rescore(x, x, _faiss_pairs(x, x, args.threshold - 1e-4, True, 4096, None),  # noqa: E731
-                                          args.threshold, True)
+                    run = lambda: rescore(
+                        x,
+                        x,
+                        _faiss_pairs(x, x, args.threshold - 1e-4, True, 4096, None),  # noqa: E731
+                        args.threshold,
+                        True,
+                    )
                 elif method == "plain-torch":
                     if n > args.max_exact_baseline and not device["gpu"]:
                         continue
@@ -139,8 +144,14 @@ def main(argv=None) -> dict:
                 row["ratio_hnsw_vs_baseline"] = row["seconds"][baseline_name] / row["seconds"]["hnsw"]
             row["peak_rss_mb"] = peak_rss_mb()
             runs.append(row)
-    report = {"benchmark": "pair_search_speed", "device": device, "threshold": args.threshold, "baseline": baseline_name,
-              "repeats": args.repeats, "runs": runs}
+    report = {
+        "benchmark": "pair_search_speed",
+        "device": device,
+        "threshold": args.threshold,
+        "baseline": baseline_name,
+        "repeats": args.repeats,
+        "runs": runs,
+    }
     write_json(args.json, report)
     return report
 

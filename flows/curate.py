@@ -4,7 +4,7 @@
 Each task wraps one library step and passes paths and content hashes, never DataFrames.
 
 Caching: every stage task gets its key from `run_steps.key_for` (the stage's config and
-the content digests of its inputs, see `pipeline.stage_keys`). `StageCache` hands that key
+the content digests of its inputs, see `pipeline.runs.keys`). `StageCache` hands that key
 to Prefect only while the run directory still holds the stage's outputs as recorded, so
 an unchanged rerun shows every stage as Cached and rewrites nothing, while a deleted or
 edited output is rebuilt. A run killed mid-stage resumes from the last finished stage,
@@ -14,12 +14,11 @@ Retries: only on transient failures (network, timeouts, hub 5xx/429); a config o
 error fails the task at once with its one-line message.
 
 Scale-out: with `execution.runner` = dask or ray, embedding and pair search run as
-shards on the cluster (`pipeline.shard_steps`); results equal the local runner's.
+shards on the cluster (`pipeline.runs.shards`); results equal the local runner's.
 
 Artifacts (stable keys): curate-funnel (table), curate-leaks (table), curate-summary
 (markdown), curate-report (link to report.html).
 """
-
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +29,14 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NONE, CachePolicy
 
 from flows.runners import shard_resources
-from pipeline import check_steps, run_steps, shard_steps, stage_cache
-from pipeline.config import RunConfig, load_config
-from pipeline.run_steps import StepOutput, key_for
-from pipeline.transient_errors import is_transient
+from pipeline.config.run_config import RunConfig, load_config
+from pipeline.io.retry import is_transient
+from pipeline.runs import cache as stage_cache
+from pipeline.runs import contamination_step as check_steps
+from pipeline.runs import shards as shard_steps
+from pipeline.runs import steps as run_steps
+from pipeline.runs.keys import key_for
+from pipeline.runs.step_output import StepOutput
 
 
 @dataclass
@@ -42,7 +45,9 @@ class StageCache(CachePolicy):
 
     stage: str = ""
 
-    def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str | None:
+    def compute_key(
+        self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
+    ) -> str | None:
         key = inputs.get("key")
         if key and stage_cache.completed(Path(inputs["run_dir"]), self.stage, key) is not None:
             return f"curate-{self.stage}-{key}"
@@ -85,7 +90,9 @@ def embed_plan_task(config: RunConfig, run_dir: str, records: str) -> tuple[str,
     return shard_steps.plan_embedding(config, Path(run_dir), records)
 
 
-@task(name="embed-shard", cache_policy=NONE, retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=transient_only)
+@task(
+    name="embed-shard", cache_policy=NONE, retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=transient_only
+)
 def embed_shard_task(config: RunConfig, plan: str, shard: int, shards: int) -> int:
     return shard_steps.embed_shard(config, plan, shard, shards)
 
@@ -101,13 +108,16 @@ def pair_shard_task(config: RunConfig, run_dir: str, vectors: str, shard: int, s
 
 
 @stage_task("semantic-dedup", "semantic_dedup")
-def semantic_dedup_task(config: RunConfig, run_dir: str, records: str, vectors: str, key: str | None,
-                        pair_files: list[str] | None = None) -> StepOutput:
+def semantic_dedup_task(
+    config: RunConfig, run_dir: str, records: str, vectors: str, key: str | None, pair_files: list[str] | None = None
+) -> StepOutput:
     return run_steps.step_semantic_dedup(config, Path(run_dir), records, vectors, key, pair_files)
 
 
 @stage_task("contamination", "contamination", network=True)
-def contamination_task(config: RunConfig, run_dir: str, records: str, embedded: str, vectors: str, key: str | None) -> StepOutput:
+def contamination_task(
+    config: RunConfig, run_dir: str, records: str, embedded: str, vectors: str, key: str | None
+) -> StepOutput:
     return check_steps.step_contamination(config, Path(run_dir), records, embedded, vectors, key)
 
 
@@ -177,10 +187,17 @@ def curate_flow(config: RunConfig | str, out_dir: str | None = None) -> dict:
     report = report_task(config, out_dir, key_for("report", config, out_dir, *report_inputs))
     run_steps.mark_success(config, Path(out_dir))
 
-    create_table_artifact(key="curate-funnel", table=final.stats["stages"], description="Rows in and out of each stage")
+    create_table_artifact(
+        key="curate-funnel", table=final.stats["stages"], description="Rows in and out of each stage"
+    )
     if config.contamination.enabled:
-        create_table_artifact(key="curate-leaks", table=check_steps.leak_table(Path(out_dir)) or [{"leaks": 0}],
-                              description="Flagged training rows and the benchmark items they match (highest cosine first)")
+        create_table_artifact(
+            key="curate-leaks",
+            table=check_steps.leak_table(Path(out_dir)) or [{"leaks": 0}],
+            description="Flagged training rows and the benchmark items they match (highest cosine first)",
+        )
     create_markdown_artifact(key="curate-summary", markdown=Path(report.files["markdown"]).read_text(encoding="utf-8"))
-    create_link_artifact(key="curate-report", link=Path(report.files["html"]).resolve().as_uri(), link_text="report.html")
+    create_link_artifact(
+        key="curate-report", link=Path(report.files["html"]).resolve().as_uri(), link_text="report.html"
+    )
     return {"run_dir": out_dir, **final.files, "report": report.files["html"], "totals": final.stats["totals"]}

@@ -15,7 +15,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 
 from flows.curate import curate_flow
 from flows.runners import task_runner
-from pipeline.config import RunConfig
+from pipeline.config.run_config import RunConfig
 
 COLLISIONS = {"cancel-new": ConcurrencyLimitStrategy.CANCEL_NEW, "enqueue": ConcurrencyLimitStrategy.ENQUEUE}
 

@@ -8,13 +8,16 @@ curation flow and then fine-tunes on what it exported.
 
 from __future__ import annotations
 
-
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
-from pipeline.config import RunConfig
-from pipeline.finetune_config import FinetuneConfig, load_finetune_config
+from flows.curate import curate_flow
+from pipeline.config.finetune import FinetuneConfig, load_finetune_config
+from pipeline.config.run_config import RunConfig
+from pipeline.merging.lora_merge import Adapter, merge_adapters
+from pipeline.merging.partner_overlap import check_merge_overlap, training_prompts
+from pipeline.training.lora import finetune
 
 
 def _config(config: FinetuneConfig | str | None) -> FinetuneConfig:
@@ -23,24 +26,27 @@ def _config(config: FinetuneConfig | str | None) -> FinetuneConfig:
 
 @task(name="lora-finetune", cache_policy=NONE)
 def finetune_task(dataset: str, base: str, out: str, config: FinetuneConfig) -> dict:
-    from pipeline.lora_train import finetune
-
     return finetune(dataset, base, out, config)
 
 
 @task(name="merge-overlap", cache_policy=NONE)
 def overlap_task(adapters: list[str], dataset: str | None, config: FinetuneConfig, force: bool) -> dict | None:
-    from pipeline.merge_overlap import check_merge_overlap, training_prompts
-
     return check_merge_overlap(training_prompts(adapters, dataset), config, force=force)
 
 
 @task(name="lora-merge", cache_policy=NONE)
-def merge_task(adapters: list[tuple[str, float]], base: str, out: str, config: FinetuneConfig, overlap: dict | None) -> dict:
-    from pipeline.lora_merge import Adapter, merge_adapters
-
-    return merge_adapters([Adapter(p, w) for p, w in adapters], base, out, config.merge, seed=config.seed,
-                          overlap=overlap, revision=config.model.revision)
+def merge_task(
+    adapters: list[tuple[str, float]], base: str, out: str, config: FinetuneConfig, overlap: dict | None
+) -> dict:
+    return merge_adapters(
+        [Adapter(p, w) for p, w in adapters],
+        base,
+        out,
+        config.merge,
+        seed=config.seed,
+        overlap=overlap,
+        revision=config.model.revision,
+    )
 
 
 @flow(name="finetune", log_prints=True)
@@ -49,16 +55,25 @@ def finetune_flow(dataset: str, base: str, out: str, config: FinetuneConfig | st
     result = finetune_task(str(dataset), base, str(out), _config(config))
     create_markdown_artifact(
         key="finetune-summary",
-        markdown=(f"**LoRA fine-tune** on `{dataset}`: loss {result['loss_before']:.4f} -> {result['loss_after']:.4f} "
-                  f"over {result['steps']} steps; adapter `{result['adapter']}`, lineage `{result['lineage']}`.")
-        if result["loss_before"] is not None else f"adapter `{result['adapter']}`",
+        markdown=(
+            f"**LoRA fine-tune** on `{dataset}`: loss {result['loss_before']:.4f} -> {result['loss_after']:.4f} "
+            f"over {result['steps']} steps; adapter `{result['adapter']}`, lineage `{result['lineage']}`."
+        )
+        if result["loss_before"] is not None
+        else f"adapter `{result['adapter']}`",
     )
     return result
 
 
 @flow(name="merge", log_prints=True)
-def merge_flow(adapters: list[str], base: str, out: str, config: FinetuneConfig | str | None = None,
-               dataset: str | None = None, force: bool = False) -> dict:
+def merge_flow(
+    adapters: list[str],
+    base: str,
+    out: str,
+    config: FinetuneConfig | str | None = None,
+    dataset: str | None = None,
+    force: bool = False,
+) -> dict:
     """Overlap check against the partner's data (when configured), then the checked merge into `base`."""
     cfg = _config(config)
     weights = cfg.merge.weights or [1.0] * len(adapters)
@@ -69,11 +84,10 @@ def merge_flow(adapters: list[str], base: str, out: str, config: FinetuneConfig 
 
 
 @flow(name="curate-then-finetune", log_prints=True)
-def curate_then_finetune(curate_config: RunConfig, run_dir: str, base: str, out: str,
-                         finetune_config: FinetuneConfig | str | None = None) -> dict:
+def curate_then_finetune(
+    curate_config: RunConfig, run_dir: str, base: str, out: str, finetune_config: FinetuneConfig | str | None = None
+) -> dict:
     """Curate the sources into `run_dir`, then fine-tune `base` on the exported dataset."""
-    from flows.curate import curate_flow
-
     curated = curate_flow(config=curate_config, out_dir=run_dir)
     return {"curate": curated, "finetune": finetune_flow(curated["run_dir"], base, out, finetune_config)}
 

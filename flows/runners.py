@@ -10,9 +10,9 @@ the other stages are cheap and run in the flow's process.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
-from pipeline.config import ExecutionConfig
+from pipeline.config.run_config import ExecutionConfig
 
 
 def task_runner(execution: ExecutionConfig):
@@ -24,7 +24,12 @@ def task_runner(execution: ExecutionConfig):
         if execution.address:
             return DaskTaskRunner(address=execution.address)
         resources = {"GPU": max(1.0, execution.gpus_per_shard)} if execution.gpus_per_shard else None
-        kwargs = {"n_workers": execution.workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+        kwargs = {
+            "n_workers": execution.workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
         if resources:
             kwargs["resources"] = resources
         return DaskTaskRunner(cluster_kwargs=kwargs)

@@ -125,8 +125,5 @@ def mark_dropped(
 def alpaca_projection(records: pl.DataFrame) -> pl.DataFrame:
     """The Alpaca columns (`input` "" when unused) plus `data_source`."""
     return records.select(
-        pl.col("instruction"),
-        pl.col("input").fill_null(""),
-        pl.col("output"),
-        pl.col("source").alias("data_source"),
+        pl.col("instruction"), pl.col("input").fill_null(""), pl.col("output"), pl.col("source").alias("data_source")
     )

@@ -17,4 +17,10 @@ fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false OMP_WAIT_POLICY=PASSIVE
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=90 TOKENIZERS_PARALLELISM=false
+# The architecture and lint checks are part of green: the layer contracts in pyproject.toml
+# ([tool.importlinter]) and ruff.
+echo "test: ruff check" >&2
+.venv/bin/ruff check --quiet .
+echo "test: lint-imports (layer contracts, no cycles)" >&2
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"

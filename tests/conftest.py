@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support import free_port, offline_env, shared_data
 
 
@@ -32,7 +31,9 @@ def prefect_server(tmp_path_factory):
     log = open(tmp / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     api = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 120
@@ -74,8 +75,9 @@ def tiny_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_config():
-    from pipeline.finetune_config import load_finetune_config
     from tiny_llama import TINY_CONFIG
+
+    from pipeline.config.finetune import load_finetune_config
 
     return load_finetune_config(TINY_CONFIG)
 
@@ -83,6 +85,6 @@ def tiny_config():
 @pytest.fixture(scope="session")
 def tiny_finetune(tiny_base, tiny_run, tiny_config, tmp_path_factory) -> dict:
     """One fine-tune of the tiny model on the tiny run, shared by the tests that read its outputs."""
-    from pipeline.lora_train import finetune
+    from pipeline.training.lora import finetune
 
     return finetune(tiny_run, str(tiny_base), tmp_path_factory.mktemp("ft") / "out", tiny_config)

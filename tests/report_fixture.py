@@ -1,6 +1,6 @@
 """Hand-written run directories for the report and review tests.
 
-They follow the layout documented in pipeline/run_steps.py and pipeline/check_steps.py
+They follow the layout documented in pipeline/runs/steps.py and pipeline/runs/contamination_step.py
 (config.json, manifest.json, stages/<stage>/{kept,dropped,evidence}.parquet,
 contamination/leaks.parquet), so the report is tested without running the flow, the
 embedder or the contamination classifier.
@@ -14,13 +14,13 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.atomic_io import write_json, write_parquet
-from pipeline.config import config_from_dict
+from pipeline.config.run_config import config_from_dict
+from pipeline.io.atomic import write_json, write_parquet
 from pipeline.schema import DROPPED_SCHEMA, RECORD_SCHEMA, content_uid, make_row_key, text_hash
 
 HOSTILE = {
     "script": "<script>window.__pwned = 'script'</script>",
-    "img": '<img src=x onerror="window.__pwned=\'img\'">',
+    "img": "<img src=x onerror=\"window.__pwned='img'\">",
     "textarea": "</textarea><b>bold?</b>",
     "template": "{{ 7*7 }} {% if true %}jinja{% endif %}",
     "close": "</script><script>window.__pwned='close'</script>",
@@ -56,11 +56,22 @@ def records(rows: list[Row]) -> pl.DataFrame:
     for r in rows:
         n = counters.get(r.source, 0)
         counters[r.source] = n + 1
-        out.append({
-            "row_key": make_row_key(r.source, n), "uid": content_uid(r.instruction, r.input, r.output), "source": r.source,
-            "source_id": r.id or str(n), "source_row": n, "source_file": f"{r.source}.jsonl", "source_split": "train",
-            "license": "CC-BY-4.0", "derived_from": None, "instruction": r.instruction, "input": r.input, "output": r.output,
-        })
+        out.append(
+            {
+                "row_key": make_row_key(r.source, n),
+                "uid": content_uid(r.instruction, r.input, r.output),
+                "source": r.source,
+                "source_id": r.id or str(n),
+                "source_row": n,
+                "source_file": f"{r.source}.jsonl",
+                "source_split": "train",
+                "license": "CC-BY-4.0",
+                "derived_from": None,
+                "instruction": r.instruction,
+                "input": r.input,
+                "output": r.output,
+            }
+        )
     return pl.DataFrame(out, schema=RECORD_SCHEMA)
 
 
@@ -70,18 +81,34 @@ def pair_frame(pairs: list[Pair], recs: pl.DataFrame) -> pl.DataFrame:
     out = []
     for p in pairs:
         r = rows[p.row]
-        out.append({
-            "train_id": r["source_id"], "train_uid": r["uid"], "row_key": r["row_key"], "source": r["source"],
-            "benchmark": p.benchmark, "benchmark_id": p.item_id, "benchmark_uid": text_hash(p.question + "\x00" + p.answer),
-            "benchmark_question": p.question, "benchmark_answer": p.answer, "category": p.category, "rule": p.rule,
-            "action": actions.get(p.category, "keep"), "review": p.category in ("gray-area", "similar-but-different"),
-            "cosine": p.cosine, "cosine_stem": p.cosine, "cosine_full": round(p.cosine - 0.01, 4),
-            "found_by": "embedding", "normalized_exact": p.category == "duplicate" and p.cosine > 0.99,
-            "ngram13_bench_in_train": 1.0 if p.category == "duplicate" else 0.2, "token_jaccard": round(p.cosine * 0.9, 4),
-            "numbers_only_in_train": ["7"] if p.category == "similar-but-different" else [],
-            "answer_agreement": "agree", "extracted_answer": p.answer[:20],
-            **p.evidence,
-        })
+        out.append(
+            {
+                "train_id": r["source_id"],
+                "train_uid": r["uid"],
+                "row_key": r["row_key"],
+                "source": r["source"],
+                "benchmark": p.benchmark,
+                "benchmark_id": p.item_id,
+                "benchmark_uid": text_hash(p.question + "\x00" + p.answer),
+                "benchmark_question": p.question,
+                "benchmark_answer": p.answer,
+                "category": p.category,
+                "rule": p.rule,
+                "action": actions.get(p.category, "keep"),
+                "review": p.category in ("gray-area", "similar-but-different"),
+                "cosine": p.cosine,
+                "cosine_stem": p.cosine,
+                "cosine_full": round(p.cosine - 0.01, 4),
+                "found_by": "embedding",
+                "normalized_exact": p.category == "duplicate" and p.cosine > 0.99,
+                "ngram13_bench_in_train": 1.0 if p.category == "duplicate" else 0.2,
+                "token_jaccard": round(p.cosine * 0.9, 4),
+                "numbers_only_in_train": ["7"] if p.category == "similar-but-different" else [],
+                "answer_agreement": "agree",
+                "extracted_answer": p.answer[:20],
+                **p.evidence,
+            }
+        )
     return pl.DataFrame(out, infer_schema_length=None)
 
 
@@ -99,13 +126,24 @@ def write_run(
     recs = records(rows)
     sources = list(dict.fromkeys(r.source for r in rows))
     derived_from = derived_from or {}
-    config = config_from_dict({
-        "name": name,
-        "state_dir": str(state_dir or run_dir.parent / "state"),
-        "sources": [{"name": s, "license": "CC-BY-4.0", "local": {"path": f"{s}.jsonl"}, "derived_from": derived_from.get(s),
-                     "fields": {"instruction": "instruction", "output": "output"}} for s in sources],
-        "contamination": {"enabled": True},
-    }, run_dir)
+    config = config_from_dict(
+        {
+            "name": name,
+            "state_dir": str(state_dir or run_dir.parent / "state"),
+            "sources": [
+                {
+                    "name": s,
+                    "license": "CC-BY-4.0",
+                    "local": {"path": f"{s}.jsonl"},
+                    "derived_from": derived_from.get(s),
+                    "fields": {"instruction": "instruction", "output": "output"},
+                }
+                for s in sources
+            ],
+            "contamination": {"enabled": True},
+        },
+        run_dir,
+    )
     write_json(run_dir / "config.json", config.model_dump(mode="json"))
     write_parquet(run_dir / "stages" / "ingest" / "kept.parquet", recs)
 
@@ -113,10 +151,20 @@ def write_run(
     for stage, kept, gone, score in dedup:
         row = recs.row(gone, named=True)
         partner = recs.row(kept, named=True)
-        removed.setdefault(stage, []).append({**row, "stage": stage, "reason": "near duplicate" if score else "exact duplicate",
-                                              "partner_key": partner["row_key"], "partner_uid": partner["uid"], "score": score})
+        removed.setdefault(stage, []).append(
+            {
+                **row,
+                "stage": stage,
+                "reason": "near duplicate" if score else "exact duplicate",
+                "partner_key": partner["row_key"],
+                "partner_uid": partner["uid"],
+                "score": score,
+            }
+        )
     for stage in ("exact_dedup", "semantic_dedup"):
-        write_parquet(run_dir / "stages" / stage / "dropped.parquet", pl.DataFrame(removed.get(stage, []), schema=DROPPED_SCHEMA))
+        write_parquet(
+            run_dir / "stages" / stage / "dropped.parquet", pl.DataFrame(removed.get(stage, []), schema=DROPPED_SCHEMA)
+        )
 
     if pairs:  # no pairs: a run without the contamination check
         evidence = pair_frame(pairs, recs)
@@ -138,7 +186,13 @@ def write_run(
     for s in sources:
         read = recs.filter(pl.col("source") == s).height
         total = sum(sum(v.values()) for v in gone_by_source.get(s, {}).values())
-        funnel[s] = {"read": read, "quarantined": 0, "removed": gone_by_source.get(s, {}), "removed_total": total, "exported": read - total}
+        funnel[s] = {
+            "read": read,
+            "quarantined": 0,
+            "removed": gone_by_source.get(s, {}),
+            "removed_total": total,
+            "exported": read - total,
+        }
     stage_rows, n = [], recs.height
     stage_rows.append({"stage": "ingest", "in": n, "out": n, "removed": 0})
     for stage in ("exact_dedup", "semantic_dedup"):
@@ -146,10 +200,20 @@ def write_run(
         stage_rows.append({"stage": stage, "in": n, "out": n - k, "removed": k})
         n -= k
     if pairs:
-        stage_rows.append({"stage": "contamination", "in": n, "out": n - leak_removed.height, "removed": leak_removed.height})
+        stage_rows.append(
+            {"stage": "contamination", "in": n, "out": n - leak_removed.height, "removed": leak_removed.height}
+        )
     provenance = [
-        {"source": s, "derived_from": d, "benchmark": d.split(":")[0], "checked": True,
-         "message": f"source '{s}' is derived from {d}: results on {d.split(':')[0]} are contaminated by construction"}
+        {
+            "source": s,
+            "derived_from": d,
+            "benchmark": d.split(":")[0],
+            "checked": True,
+            "message": (
+                f"source '{s}' is derived from {d}: results on {d.split(':')[0]} "
+                "are contaminated by construction"
+            ),
+        }
         for s, d in derived_from.items()
     ]
     manifest = {
@@ -158,8 +222,12 @@ def write_run(
         "stages": stage_rows,
         "funnel": funnel,
         "split_provenance": provenance,
-        "totals": {"read": recs.height, "quarantined": 0, "removed": sum(f["removed_total"] for f in funnel.values()),
-                   "exported": sum(f["exported"] for f in funnel.values())},
+        "totals": {
+            "read": recs.height,
+            "quarantined": 0,
+            "removed": sum(f["removed_total"] for f in funnel.values()),
+            "exported": sum(f["exported"] for f in funnel.values()),
+        },
     }
     write_json(run_dir / "manifest.json", manifest)
     (run_dir / "_SUCCESS").write_text(config.fingerprint() + "\n")
@@ -173,16 +241,32 @@ GSM_Q = "Tom has 3 apples and buys 5 more. How many apples does he have?"
 def sample_rows(hostile: bool = True) -> list[Row]:
     rows = [
         Row("mathqa", "What is the remainder when 2^87 + 3 is divided by 7?", "The remainder is 4.", id="m-1"),
-        Row("mathqa", "Tom has 3 apples and buys 5 more. How many apples does he have now?", "He has 8 apples.", id="m-2"),
-        Row("mathqa", "Tom has 7 apples and buys 5 more. How many apples does he have?", "He has 12 apples.", id="m-3"),
+        Row(
+            "mathqa",
+            "Tom has 3 apples and buys 5 more. How many apples does he have now?",
+            "He has 8 apples.",
+            id="m-2",
+        ),
+        Row(
+            "mathqa", "Tom has 7 apples and buys 5 more. How many apples does he have?", "He has 12 apples.", id="m-3"
+        ),
         Row("science", "Which gas do plants absorb from the air for photosynthesis?", "Carbon dioxide.", id="s-1"),
         Row("science", "Name the gas that plants take in to make sugar.", "Carbon dioxide (CO2).", id="s-2"),
-        Row("science", "What is the boiling point of water at sea level in Celsius?", "100 degrees Celsius.", id="s-3"),
+        Row(
+            "science", "What is the boiling point of water at sea level in Celsius?", "100 degrees Celsius.", id="s-3"
+        ),
         Row("science", "At sea level, water boils at what temperature in Celsius?", "It boils at 100 C.", id="s-4"),
     ]
     if hostile:
-        rows.append(Row("science", "Explain this markup: " + " ".join(HOSTILE[k] for k in ("script", "img", "textarea", "template")),
-                        HOSTILE["close"] + " " + HOSTILE["long"], input=HOSTILE["img"], id="s-5"))
+        rows.append(
+            Row(
+                "science",
+                "Explain this markup: " + " ".join(HOSTILE[k] for k in ("script", "img", "textarea", "template")),
+                HOSTILE["close"] + " " + HOSTILE["long"],
+                input=HOSTILE["img"],
+                id="s-5",
+            )
+        )
     return rows
 
 
@@ -191,17 +275,51 @@ def sample_pairs(hostile: bool = True) -> list[Pair]:
         Pair(0, "mmlu", "high_school_mathematics:12", MMLU_Q, "4", "duplicate", 0.97, rule="stem copied"),
         Pair(1, "gsm8k", "test:17", GSM_Q, "8", "gray-area", 0.93, rule="reworded"),
         Pair(2, "gsm8k", "test:17", GSM_Q, "8", "similar-but-different", 0.86, rule="numbers differ"),
-        Pair(3, "arc_challenge", "Mercury_7", "Which gas do plants absorb?\nA. Oxygen\nB. Carbon dioxide\nC. Nitrogen\nD. Helium",
-             "Carbon dioxide", "gray-area", 0.84, rule="paraphrase"),
-        Pair(4, "arc_challenge", "Mercury_7", "Which gas do plants absorb?\nA. Oxygen\nB. Carbon dioxide\nC. Nitrogen\nD. Helium",
-             "Carbon dioxide", "clean", 0.71, rule="below threshold"),
-        Pair(5, "arc_challenge", "Mercury_9", "At what temperature does water freeze?\nA. 0 C\nB. 100 C", "0 C", "clean", 0.78,
-             rule="different question"),
+        Pair(
+            3,
+            "arc_challenge",
+            "Mercury_7",
+            "Which gas do plants absorb?\nA. Oxygen\nB. Carbon dioxide\nC. Nitrogen\nD. Helium",
+            "Carbon dioxide",
+            "gray-area",
+            0.84,
+            rule="paraphrase",
+        ),
+        Pair(
+            4,
+            "arc_challenge",
+            "Mercury_7",
+            "Which gas do plants absorb?\nA. Oxygen\nB. Carbon dioxide\nC. Nitrogen\nD. Helium",
+            "Carbon dioxide",
+            "clean",
+            0.71,
+            rule="below threshold",
+        ),
+        Pair(
+            5,
+            "arc_challenge",
+            "Mercury_9",
+            "At what temperature does water freeze?\nA. 0 C\nB. 100 C",
+            "0 C",
+            "clean",
+            0.78,
+            rule="different question",
+        ),
     ]
     if hostile:
-        pairs.append(Pair(7, "mmlu", "hostile:1", "Explain: " + HOSTILE["script"] + "\nA. " + HOSTILE["img"] + "\nB. " + HOSTILE["close"],
-                          HOSTILE["template"], "duplicate", 0.99, rule=HOSTILE["textarea"],
-                          evidence={"extracted_answer": HOSTILE["img"]}))
+        pairs.append(
+            Pair(
+                7,
+                "mmlu",
+                "hostile:1",
+                "Explain: " + HOSTILE["script"] + "\nA. " + HOSTILE["img"] + "\nB. " + HOSTILE["close"],
+                HOSTILE["template"],
+                "duplicate",
+                0.99,
+                rule=HOSTILE["textarea"],
+                evidence={"extracted_answer": HOSTILE["img"]},
+            )
+        )
     return pairs
 
 
@@ -209,8 +327,14 @@ SAMPLE_DEDUP = [("exact_dedup", 3, 4, None), ("semantic_dedup", 5, 6, 0.91)]
 
 
 def sample_run(run_dir: Path, hostile: bool = True, **kwargs) -> Path:
-    return write_run(run_dir, sample_rows(hostile), sample_pairs(hostile), SAMPLE_DEDUP,
-                     derived_from={"mathqa": "math:test"}, **kwargs)
+    return write_run(
+        run_dir,
+        sample_rows(hostile),
+        sample_pairs(hostile),
+        SAMPLE_DEDUP,
+        derived_from={"mathqa": "math:test"},
+        **kwargs,
+    )
 
 
 def large_run(run_dir: Path, n_pairs: int = 20_000, **kwargs) -> Path:
@@ -220,10 +344,22 @@ def large_run(run_dir: Path, n_pairs: int = 20_000, **kwargs) -> Path:
     rng = random.Random(0)
     cats = ["duplicate", "gray-area", "similar-but-different", "similar-but-different"]
     n_rows = n_pairs // 2
-    rows = [Row(f"src{i % 3}", f"Question {i}: compute {i} plus {i * 7} and explain each step.", f"The answer is {i * 8}.")
-            for i in range(n_rows)]
-    pairs = [Pair(k // 2, f"bench{k % 4}", f"test:{k % 5000}", f"Compute {k % 5000} plus {(k % 5000) * 7}.\nA. {k}\nB. {k + 1}",
-                  str(k), cats[rng.randrange(4)], round(rng.uniform(0.6, 1.0), 4)) for k in range(n_pairs)]
+    rows = [
+        Row(f"src{i % 3}", f"Question {i}: compute {i} plus {i * 7} and explain each step.", f"The answer is {i * 8}.")
+        for i in range(n_rows)
+    ]
+    pairs = [
+        Pair(
+            k // 2,
+            f"bench{k % 4}",
+            f"test:{k % 5000}",
+            f"Compute {k % 5000} plus {(k % 5000) * 7}.\nA. {k}\nB. {k + 1}",
+            str(k),
+            cats[rng.randrange(4)],
+            round(rng.uniform(0.6, 1.0), 4),
+        )
+        for k in range(n_pairs)
+    ]
     dedup = [("semantic_dedup", i, i + 1, 0.9) for i in range(0, 200, 2)]
     return write_run(run_dir, rows, pairs, dedup, name="large", **kwargs)
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-CURATE = [sys.executable, "-m", "pipeline.cli"]
+CURATE = [sys.executable, "-m", "pipeline.cli.main"]
 
 
 def shared_data() -> Path | None:

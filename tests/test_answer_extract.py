@@ -3,7 +3,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from pipeline.answer_extract import (
+
+from pipeline.text.answers import (
     answer_agreement,
     extract_answer,
     last_boxed,
@@ -85,12 +86,25 @@ def test_split_option_label_forms():
 
 
 # -- normalisation ------------------------------------------------------------------------
-@pytest.mark.parametrize("text,value", [
-    ("1,000", Fraction(1000)), ("3.50", Fraction(7, 2)), ("7.0", Fraction(7)), ("\\frac{1}{2}", Fraction(1, 2)),
-    ("\\dfrac12", Fraction(1, 2)), ("1/2", Fraction(1, 2)), ("0.5", Fraction(1, 2)), ("50\\%", Fraction(50)),
-    ("\\$1,200", Fraction(1200)), ("80 cm", Fraction(80)), ("90^\\circ", Fraction(90)), ("x = -5", Fraction(-5)),
-    ("5\\text{ inches}", Fraction(5)), ("\u22123", Fraction(-3)),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("1,000", Fraction(1000)),
+        ("3.50", Fraction(7, 2)),
+        ("7.0", Fraction(7)),
+        ("\\frac{1}{2}", Fraction(1, 2)),
+        ("\\dfrac12", Fraction(1, 2)),
+        ("1/2", Fraction(1, 2)),
+        ("0.5", Fraction(1, 2)),
+        ("50\\%", Fraction(50)),
+        ("\\$1,200", Fraction(1200)),
+        ("80 cm", Fraction(80)),
+        ("90^\\circ", Fraction(90)),
+        ("x = -5", Fraction(-5)),
+        ("5\\text{ inches}", Fraction(5)),
+        ("\u22123", Fraction(-3)),
+    ],
+)
 def test_parse_number_forms(text: str, value: Fraction):
     assert parse_number(text)[0] == value
 

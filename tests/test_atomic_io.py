@@ -8,7 +8,7 @@ import os
 import polars as pl
 import pytest
 
-from pipeline.atomic_io import atomic_path, sha256_file, write_json, write_jsonl, write_parquet, write_text
+from pipeline.io.atomic import atomic_path, sha256_file, write_json, write_jsonl, write_parquet, write_text
 
 
 def leftovers(folder) -> list[str]:
@@ -78,7 +78,12 @@ def test_parent_folders_are_created(tmp_path):
 
 def test_write_parquet_is_byte_deterministic(tmp_path):
     frame = pl.DataFrame(
-        {"row_key": ["s#0", "s#1", "s#2"], "text": ["α", None, "long " * 50], "score": [1.0, None, 0.5], "n": [1, 2, 3]}
+        {
+            "row_key": ["s#0", "s#1", "s#2"],
+            "text": ["α", None, "long " * 50],
+            "score": [1.0, None, 0.5],
+            "n": [1, 2, 3],
+        }
     )
     first = write_parquet(tmp_path / "one.parquet", frame)
     second = write_parquet(tmp_path / "two.parquet", frame.clone())

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from pipeline import benchmarks
-from pipeline.benchmarks import (
+
+from pipeline.contamination import benchmarks
+from pipeline.contamination.benchmarks import (
     BENCHMARK_SCHEMA,
     BUILTIN_BENCHMARKS,
     BenchmarkError,
@@ -24,11 +25,18 @@ from pipeline.benchmarks import (
     winogrande_hub_item,
     winogrande_llmfoundry_item,
 )
-from pipeline.readers import RawRow
+from pipeline.io.readers import RawRow
 from pipeline.schema import text_hash
 
-EXPECTED_ROWS = {"gsm8k": 1319, "mmlu": 14042, "arc_challenge": 1172, "hellaswag": 10042,
-                 "winogrande": 1267, "math": 5000, "truthfulqa": 817}
+EXPECTED_ROWS = {
+    "gsm8k": 1319,
+    "mmlu": 14042,
+    "arc_challenge": 1172,
+    "hellaswag": 10042,
+    "winogrande": 1267,
+    "math": 5000,
+    "truthfulqa": 817,
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +58,9 @@ def test_frame_has_the_benchmark_schema(all_local: pl.DataFrame):
     assert set(EXPECTED_ROWS) == set(BUILTIN_BENCHMARKS)
 
 
-def test_question_with_choices_is_the_contamination_dev_benchmark_question(all_local: pl.DataFrame,
-                                                                           shared_data_root: Path):
+def test_question_with_choices_is_the_contamination_dev_benchmark_question(
+    all_local: pl.DataFrame, shared_data_root: Path
+):
     labels_file = shared_data_root.parent / "eval" / "contamination-dev" / "labels.jsonl"
     if not labels_file.exists():
         pytest.skip(f"contamination-dev labels not found at {labels_file}")
@@ -88,10 +97,20 @@ def test_uid_is_the_content_hash(all_local: pl.DataFrame):
 
 # -- row -> item conversions on hand-made rows in each format --------------------------
 def test_arc_hub_and_local_formats_give_the_same_item():
-    hub = {"id": "Q1", "question": "What melts ice?", "answerKey": "2",
-           "choices": {"text": ["cold", "heat"], "label": ["1", "2"]}}
-    local = {"id": "Q1", "answerKey": "2", "question": {"stem": "What melts ice?",
-             "choices": [{"text": "cold", "label": "1"}, {"text": "heat", "label": "2"}]}}
+    hub = {
+        "id": "Q1",
+        "question": "What melts ice?",
+        "answerKey": "2",
+        "choices": {"text": ["cold", "heat"], "label": ["1", "2"]},
+    }
+    local = {
+        "id": "Q1",
+        "answerKey": "2",
+        "question": {
+            "stem": "What melts ice?",
+            "choices": [{"text": "cold", "label": "1"}, {"text": "heat", "label": "2"}],
+        },
+    }
     item = arc_hub_item(hub)
     assert item == arc_local_item(local)
     assert item["question_with_choices"] == "What melts ice?\n1. cold\n2. heat"
@@ -99,8 +118,13 @@ def test_arc_hub_and_local_formats_give_the_same_item():
 
 
 def test_hellaswag_hub_row_is_cleaned_like_lm_eval():
-    row = {"activity_label": "Baking", "ctx_a": "A man mixes flour.", "ctx_b": "he",
-           "endings": ["[header] bakes it.", "eats  it."], "label": "1"}
+    row = {
+        "activity_label": "Baking",
+        "ctx_a": "A man mixes flour.",
+        "ctx_b": "he",
+        "endings": ["[header] bakes it.", "eats  it."],
+        "label": "1",
+    }
     item = hellaswag_hub_item(row)
     assert item["question"] == "Baking: A man mixes flour. He"
     assert item["choices"] == ["bakes it.", "eats it."] and item["answer"] == "eats it."
@@ -119,10 +143,10 @@ def test_truthfulqa_hub_row_answers_with_the_mc1_target_and_shows_no_options():
 
 
 def test_winogrande_hub_and_llmfoundry_rows_agree():
-    hub = winogrande_hub_item({"sentence": "Sam beat Al because _ was faster.", "option1": "Sam",
-                               "option2": "Al", "answer": "1"})
-    foundry = {"context_options": ["Sam beat Al because Sam", "Sam beat Al because Al"],
-               "continuation": "was faster."}
+    hub = winogrande_hub_item(
+        {"sentence": "Sam beat Al because _ was faster.", "option1": "Sam", "option2": "Al", "answer": "1"}
+    )
+    foundry = {"context_options": ["Sam beat Al because Sam", "Sam beat Al because Al"], "continuation": "was faster."}
     assert winogrande_llmfoundry_item(foundry, label="1") == hub  # no `gold`: the labels file decides
     assert winogrande_llmfoundry_item({**foundry, "gold": 0}) == hub
 
@@ -133,8 +157,12 @@ def test_gsm8k_answer_is_the_number_after_the_marker():
 
 
 def test_math_hub_row_takes_the_last_boxed_answer_and_a_snake_case_subject():
-    row = {"problem": "Half?", "level": "Level 1", "type": "Counting & Probability",
-           "solution": "So $\\boxed{2}$ is wrong; it is $\\boxed{\\frac{1}{2}}$."}
+    row = {
+        "problem": "Half?",
+        "level": "Level 1",
+        "type": "Counting & Probability",
+        "solution": "So $\\boxed{2}$ is wrong; it is $\\boxed{\\frac{1}{2}}$.",
+    }
     item = math_hub_item(row)
     assert (item["answer"], item["subject"]) == ("\\frac{1}{2}", "counting_and_probability")
 
@@ -144,7 +172,9 @@ def test_mmlu_reader_skips_a_header_only_where_there_is_one(tmp_path: Path):
     (tmp_path / "b_test.csv").write_text("Q2,w,x,y,z,A\n", "utf-8")
     rows = read_mmlu_folder(tmp_path)
     assert [(i, f.name, item["question"], item["answer"]) for i, f, item in rows] == [
-        (0, "a_test.csv", "Q1\nline 2", "y"), (0, "b_test.csv", "Q2", "w")]
+        (0, "a_test.csv", "Q1\nline 2", "y"),
+        (0, "b_test.csv", "Q2", "w"),
+    ]
 
 
 # -- the hub code path, with the reader replaced -----------------------------------------
@@ -163,17 +193,32 @@ def test_hub_origin_reads_every_config_of_a_builtin(monkeypatch: pytest.MonkeyPa
     assert frame["item_id"][0] == "algebra:0" and frame["file"][0] == ""
 
     seen.clear()
-    load_benchmark(BenchmarkSpec(name="math", builtin="math", origin="hub",
-                                 hub={"id": "my/math", "config": "geometry", "revision": "abc"}))
+    load_benchmark(
+        BenchmarkSpec(
+            name="math", builtin="math", origin="hub", hub={"id": "my/math", "config": "geometry", "revision": "abc"}
+        )
+    )
     assert seen == [("my/math", "geometry", "test", "abc")]
 
 
 # -- custom benchmarks --------------------------------------------------------------------
 def test_custom_jsonl_with_a_list_of_choices_and_a_gold_letter(tmp_path: Path):
     path = tmp_path / "quiz.jsonl"
-    path.write_text(json.dumps({"qid": "q7", "q": "Sky?", "opts": ["red", "blue"], "gold": "B", "topic": "sky"}) + "\n")
-    spec = BenchmarkSpec(name="quiz", path="quiz.jsonl", fields={"question": "q", "choices": "opts", "answer": "gold",
-                                                                 "answer_is": "label", "id": "qid", "subject": "topic"})
+    path.write_text(
+        json.dumps({"qid": "q7", "q": "Sky?", "opts": ["red", "blue"], "gold": "B", "topic": "sky"}) + "\n"
+    )
+    spec = BenchmarkSpec(
+        name="quiz",
+        path="quiz.jsonl",
+        fields={
+            "question": "q",
+            "choices": "opts",
+            "answer": "gold",
+            "answer_is": "label",
+            "id": "qid",
+            "subject": "topic",
+        },
+    )
     item = load_benchmark(spec, tmp_path).row(0, named=True)
     assert (item["item_id"], item["file"], item["answer"], item["answer_label"]) == ("q7", "quiz.jsonl", "blue", "B")
     assert item["question_with_choices"] == "Sky?\nA. red\nB. blue" and item["subject"] == "sky"
@@ -181,14 +226,21 @@ def test_custom_jsonl_with_a_list_of_choices_and_a_gold_letter(tmp_path: Path):
 
 def test_custom_csv_with_option_columns_and_an_answer_index(tmp_path: Path):
     (tmp_path / "set.csv").write_text("question,o1,o2,o3,ans\nPick,x,y,z,2\n", "utf-8")
-    spec = BenchmarkSpec(name="set", path="set.csv",
-                         fields={"question": "question", "choices": ["o1", "o2", "o3"], "answer": "ans", "answer_is": "index"})
+    spec = BenchmarkSpec(
+        name="set",
+        path="set.csv",
+        fields={"question": "question", "choices": ["o1", "o2", "o3"], "answer": "ans", "answer_is": "index"},
+    )
     item = load_benchmark(spec, tmp_path).row(0, named=True)
     assert (item["item_id"], item["row"], item["answer"], item["answer_label"]) == ("set:0", 0, "z", "C")
 
 
-def test_custom_open_question_reads_the_data_root_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    (tmp_path / "open.jsonl").write_text('{"question": "1+1?", "answer": "2"}\n\n{"question": "2+2?", "answer": "4"}\n')
+def test_custom_open_question_reads_the_data_root_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    (tmp_path / "open.jsonl").write_text(
+        '{"question": "1+1?", "answer": "2"}\n\n{"question": "2+2?", "answer": "4"}\n'
+    )
     monkeypatch.setenv("SHARED_DATA", str(tmp_path))
     spec = BenchmarkSpec(name="open", path="open.jsonl", fields={"question": "question", "answer": "answer"})
     frame = load_benchmark(spec)
@@ -206,7 +258,10 @@ def test_bad_specs_and_missing_files_fail_with_one_line(tmp_path: Path, monkeypa
     with pytest.raises(BenchmarkError, match="not found"):
         load_benchmark(BenchmarkSpec(name="gsm8k", builtin="gsm8k"), tmp_path)
     (tmp_path / "bad.jsonl").write_text('{"q": "Q", "opts": ["a"], "gold": "C"}\n')
-    spec = BenchmarkSpec(name="bad", path="bad.jsonl", fields={"question": "q", "choices": "opts", "answer": "gold",
-                                                               "answer_is": "label"})
+    spec = BenchmarkSpec(
+        name="bad",
+        path="bad.jsonl",
+        fields={"question": "q", "choices": "opts", "answer": "gold", "answer_is": "label"},
+    )
     with pytest.raises(BenchmarkError, match="names none of the 1 options"):
         load_benchmark(spec, tmp_path)

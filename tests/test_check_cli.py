@@ -6,13 +6,21 @@ import json
 
 import polars as pl
 import pytest
-
 from support import offline_env, run_cli, shared_data
 
 pytestmark = pytest.mark.slow
 LEAK_COLUMNS = {
-    "train_id", "train_uid", "source", "benchmark", "benchmark_id", "benchmark_question", "category", "action",
-    "cosine", "normalized_exact", "answer_agreement",
+    "train_id",
+    "train_uid",
+    "source",
+    "benchmark",
+    "benchmark_id",
+    "benchmark_question",
+    "category",
+    "action",
+    "cosine",
+    "normalized_exact",
+    "answer_agreement",
 }
 
 
@@ -28,15 +36,30 @@ def check_run(tmp_path_factory):
     copied, changed = rows[5], rows[9]
     train = [
         {"id": "leak-verbatim", "instruction": copied["question"], "input": "", "output": copied["answer"]},
-        {"id": "clean-poem", "instruction": "Write a haiku about autumn leaves.", "input": "", "output": "Red leaves drift down."},
+        {
+            "id": "clean-poem",
+            "instruction": "Write a haiku about autumn leaves.",
+            "input": "",
+            "output": "Red leaves drift down.",
+        },
         {"id": "clean-topic", "instruction": "What is the capital of France?", "input": "", "output": "Paris."},
     ]
     train_file = tmp / "train.jsonl"
     train_file.write_text("".join(json.dumps(r) + "\n" for r in train))
     out = tmp / "out"
     result = run_cli(
-        ["check", "--train", str(train_file), "-b", f"gsm8k={bench}", "--out", str(out),
-         "--state-dir", str(tmp / "state"), "--quiet"],
+        [
+            "check",
+            "--train",
+            str(train_file),
+            "-b",
+            f"gsm8k={bench}",
+            "--out",
+            str(out),
+            "--state-dir",
+            str(tmp / "state"),
+            "--quiet",
+        ],
         offline_env(tmp),
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -44,7 +67,9 @@ def check_run(tmp_path_factory):
 
 
 def test_verbatim_copy_is_a_removed_duplicate(check_run):
-    leaks = [json.loads(line) for line in (check_run["out"] / "contamination" / "leaks.jsonl").read_text().splitlines()]
+    leaks = [
+        json.loads(line) for line in (check_run["out"] / "contamination" / "leaks.jsonl").read_text().splitlines()
+    ]
     by_id = {leak["train_id"]: leak for leak in leaks}
     assert set(by_id) == {"leak-verbatim"}, by_id.keys()
     leak = by_id["leak-verbatim"]
@@ -53,7 +78,9 @@ def test_verbatim_copy_is_a_removed_duplicate(check_run):
     assert leak["category"] == "duplicate" and leak["action"] == "remove"
     assert leak["benchmark_question"] == check_run["copied"]["question"]
     removed = pl.read_parquet(check_run["out"] / "removed.parquet")
-    assert removed.filter(pl.col("stage") == "contamination")["partner_key"].to_list() == [f"gsm8k:{leak['benchmark_id']}"]
+    assert removed.filter(pl.col("stage") == "contamination")["partner_key"].to_list() == [
+        f"gsm8k:{leak['benchmark_id']}"
+    ]
     exported = json.loads((check_run["out"] / "dataset" / "alpaca.json").read_text())
     assert len(exported) == 2
 
@@ -69,8 +96,10 @@ def test_outputs_matrix_and_flagged_items(check_run):
 
 
 def test_unknown_benchmark_is_one_line_exit_2(check_run):
-    result = run_cli(["check", "--train", str(check_run["train"]), "-b", "nosuch", "--out", str(check_run["tmp"] / "x")],
-                     offline_env(check_run["tmp"]))
+    result = run_cli(
+        ["check", "--train", str(check_run["train"]), "-b", "nosuch", "--out", str(check_run["tmp"] / "x")],
+        offline_env(check_run["tmp"]),
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "unknown benchmark 'nosuch'" in result.stderr
 
@@ -81,8 +110,15 @@ def test_reviewer_verdict_overrides_the_classifier_in_the_next_run(check_run):
     leak = json.loads((check_run["out"] / "contamination" / "leaks.jsonl").read_text().splitlines()[0])
     verdicts = {
         "format": "platypus-curate-verdicts",
-        "verdicts": [{"train_uid": leak["train_uid"], "benchmark_uid": leak["benchmark_uid"], "verdict": "clean",
-                      "note": "a worked example we wrote ourselves", "reviewer": "tester"}],
+        "verdicts": [
+            {
+                "train_uid": leak["train_uid"],
+                "benchmark_uid": leak["benchmark_uid"],
+                "verdict": "clean",
+                "note": "a worked example we wrote ourselves",
+                "reviewer": "tester",
+            }
+        ],
     }
     verdict_file = tmp / "verdicts.json"
     verdict_file.write_text(json.dumps(verdicts))
@@ -90,12 +126,27 @@ def test_reviewer_verdict_overrides_the_classifier_in_the_next_run(check_run):
     imported = run_cli(["review", "import", str(verdict_file), "--state-dir", str(tmp / "state")], env)
     assert imported.returncode == 0, imported.stderr
     out2 = tmp / "out2"
-    again = run_cli(["check", "--train", str(check_run["train"]), "-b", f"gsm8k={tmp / 'gsm8k_slice.jsonl'}",
-                     "--out", str(out2), "--state-dir", str(tmp / "state"), "--quiet"], env)
+    again = run_cli(
+        [
+            "check",
+            "--train",
+            str(check_run["train"]),
+            "-b",
+            f"gsm8k={tmp / 'gsm8k_slice.jsonl'}",
+            "--out",
+            str(out2),
+            "--state-dir",
+            str(tmp / "state"),
+            "--quiet",
+        ],
+        env,
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     exported = json.loads((out2 / "dataset" / "alpaca.json").read_text())
     assert len(exported) == 3  # the copy is kept: the reviewer's verdict, not the classifier's
     pairs = pl.read_parquet(out2 / "stages" / "contamination" / "evidence.parquet")
-    pair = pairs.filter((pl.col("train_uid") == leak["train_uid"]) & (pl.col("benchmark_uid") == leak["benchmark_uid"]))
+    pair = pairs.filter(
+        (pl.col("train_uid") == leak["train_uid"]) & (pl.col("benchmark_uid") == leak["benchmark_uid"])
+    )
     assert pair["category"].to_list() == ["clean"] and pair["suggested_category"].to_list() == ["duplicate"]
     assert pair["review_status"].to_list() == ["overridden"] and pair["action"].to_list() == ["keep"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.config import ConfigError, KeepPolicy, config_from_dict, expand_env, load_config
+from pipeline.cli.main import app
+from pipeline.config.run_config import ConfigError, KeepPolicy, config_from_dict, expand_env, load_config
 
 
 def source(name: str = "alpha", **overrides) -> dict:
@@ -322,9 +322,14 @@ def test_cli_help_lists_the_commands():
 
 
 def test_a_past_runs_config_with_settings_this_version_dropped_still_loads():
-    from pipeline.config import ConfigError, config_of_past_run
+    from pipeline.config.run_config import ConfigError, config_of_past_run
 
-    source = {"name": "s", "license": "mit", "local": {"path": "x.jsonl"}, "fields": {"instruction": "q", "output": "a"}}
+    source = {
+        "name": "s",
+        "license": "mit",
+        "local": {"path": "x.jsonl"},
+        "fields": {"instruction": "q", "output": "a"},
+    }
     old = {"sources": [{**source, "retired_option": 1}], "contamination": {"rules": {"old_threshold": 0.5}}}
     config = config_of_past_run(old)
     assert config.sources[0].name == "s" and config.contamination.rules.template_ratio == 0.6

@@ -19,14 +19,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.config import KeepPolicy, SemanticDedupConfig, config_from_dict
-from pipeline.exact_dedup import exact_dedup
-from pipeline.ingest import ingest
-from pipeline.keyword_filter import keyword_filter
-from pipeline.manifest import AccountingError, account
+from pipeline.config.run_config import KeepPolicy, SemanticDedupConfig, config_from_dict
+from pipeline.runs.manifest import AccountingError, account
 from pipeline.schema import DROPPED_SCHEMA, RECORD_SCHEMA, content_uid, empty_dropped, empty_quarantine, mark_dropped
-from pipeline.semantic_dedup import semantic_dedup
-from pipeline.stage_result import ConservationError, StageResult
+from pipeline.stage import ConservationError, StageResult
+from pipeline.stages.exact_dedup import exact_dedup
+from pipeline.stages.ingest import ingest
+from pipeline.stages.keyword_filter import keyword_filter
+from pipeline.stages.semantic_dedup import semantic_dedup
 
 KEYWORDS = ["sum", "matrix"]
 INSTRUCTIONS = ["What is the sum?", "what is the  SUM?", "Invert the matrix.", "Write a poem.", "Name a colour."]
@@ -74,7 +74,9 @@ def run_stages(config, seed: int, semantic: bool):
         rng = np.random.default_rng(seed)
         vectors = rng.normal(size=(records.height, 3)).astype(np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        results.append(semantic_dedup(records, vectors, SemanticDedupConfig(min_cosine=0.9, search="faiss"), config.dedup.keep))
+        results.append(
+            semantic_dedup(records, vectors, SemanticDedupConfig(min_cosine=0.9, search="faiss"), config.dedup.keep)
+        )
     return ingested, results
 
 
@@ -94,10 +96,19 @@ def test_every_row_is_exported_removed_or_quarantined(a_lines, b_lines, seed, se
         config = config_from_dict(
             {
                 "sources": [
-                    {"name": "a", "local": {"path": "a.jsonl"}, "fields": {"instruction": "instruction", "input": "input", "output": "output"},
-                     "license": "mit", "keyword_filter": {"lists": []}},
-                    {"name": "b", "local": {"path": "b.jsonl"}, "fields": {"instruction": "instruction", "input": "input", "output": "output"},
-                     "license": "mit"},
+                    {
+                        "name": "a",
+                        "local": {"path": "a.jsonl"},
+                        "fields": {"instruction": "instruction", "input": "input", "output": "output"},
+                        "license": "mit",
+                        "keyword_filter": {"lists": []},
+                    },
+                    {
+                        "name": "b",
+                        "local": {"path": "b.jsonl"},
+                        "fields": {"instruction": "instruction", "input": "input", "output": "output"},
+                        "license": "mit",
+                    },
                 ],
                 "dedup": {"keep": keep.value},
             },

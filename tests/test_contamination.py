@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-
 from leak_cases import CASES, bench_frame, case_records, packaged_embedder, records
-from pipeline.benchmarks import load_benchmarks
-from pipeline.config import CategoryAction, ContaminationConfig, LeakCategory
-from pipeline.contamination import ID_COLUMNS, contamination_check, decide_leaks, flagged_items, leak_matrix
-from pipeline.embedder import embedding_text
+
+from pipeline.config.run_config import CategoryAction, ContaminationConfig, LeakCategory
+from pipeline.contamination.benchmarks import load_benchmarks
+from pipeline.contamination.check import ID_COLUMNS, contamination_check, decide_leaks, flagged_items, leak_matrix
+from pipeline.embed.embedder import embedding_text
 from pipeline.schema import DROPPED_SCHEMA
 
 CONFIG = ContaminationConfig(enabled=True)
@@ -76,9 +76,11 @@ def test_evidence_holds_every_candidate_with_ids_actions_and_review_flags(cases)
 
 
 def test_actions_are_configuration(cases):
-    actions = {LeakCategory.DUPLICATE: CategoryAction(action="remove"),
-               LeakCategory.GRAY_AREA: CategoryAction(action="keep", review=True),
-               LeakCategory.SIMILAR_BUT_DIFFERENT: CategoryAction(action="remove")}
+    actions = {
+        LeakCategory.DUPLICATE: CategoryAction(action="remove"),
+        LeakCategory.GRAY_AREA: CategoryAction(action="keep", review=True),
+        LeakCategory.SIMILAR_BUT_DIFFERENT: CategoryAction(action="remove"),
+    }
     result = check(cases, ContaminationConfig(enabled=True, actions=actions))
     assert sorted(result.dropped["source_id"].to_list()) == ["changed_number", "relettered", "verbatim"]
     assert result.stats["actions"]["gray-area"] == "keep"
@@ -89,19 +91,24 @@ def test_stored_evidence_is_re_decided_without_the_embedder(cases):
     first = check(cases)
     again = decide_leaks(train, first.evidence, CONFIG)  # no vectors, no model
     assert verdicts(again) == verdicts(first)
-    strict = decide_leaks(train, first.evidence.with_columns(pl.lit("unknown").alias("answer_agreement")),
-                          ContaminationConfig(enabled=True, min_cosine=0.95))
+    strict = decide_leaks(
+        train,
+        first.evidence.with_columns(pl.lit("unknown").alias("answer_agreement")),
+        ContaminationConfig(enabled=True, min_cosine=0.95),
+    )
     assert verdicts(strict)["paraphrase"] == "clean"  # its cosine (~0.93) no longer clears the bar
 
 
 def test_leak_matrix_and_flagged_items_count_rows_per_source_benchmark_and_category():
-    leaks = pl.DataFrame({
-        "source": ["a", "a", "a", "b", "b"],
-        "row_key": ["a#0", "a#0", "a#1", "b#0", "b#1"],
-        "benchmark": ["gsm8k", "mmlu", "gsm8k", "gsm8k", "gsm8k"],
-        "benchmark_id": ["test:5", "astronomy_test:2", "test:5", "test:1", "test:9"],
-        "category": ["duplicate", "gray-area", "similar-but-different", "duplicate", "clean"],
-    })
+    leaks = pl.DataFrame(
+        {
+            "source": ["a", "a", "a", "b", "b"],
+            "row_key": ["a#0", "a#0", "a#1", "b#0", "b#1"],
+            "benchmark": ["gsm8k", "mmlu", "gsm8k", "gsm8k", "gsm8k"],
+            "benchmark_id": ["test:5", "astronomy_test:2", "test:5", "test:1", "test:9"],
+            "category": ["duplicate", "gray-area", "similar-but-different", "duplicate", "clean"],
+        }
+    )
     matrix = leak_matrix(leaks)
     assert matrix.rows() == [("a", "gsm8k", 1, 0, 1, 2), ("a", "mmlu", 0, 1, 0, 1), ("b", "gsm8k", 1, 0, 0, 1)]
     assert matrix.columns == ["source", "benchmark", "duplicate", "gray-area", "similar-but-different", "rows"]
@@ -149,12 +156,23 @@ def test_judge_regrades_gray_area_and_a_failed_call_waits_for_review(cases):
     gray = first.evidence.filter(pl.col("reported") & (pl.col("category") == "gray-area"))
     assert gray.height >= 1
     pair = gray.row(0, named=True)
-    judged = pl.DataFrame({"train_uid": [pair["train_uid"]], "benchmark_uid": [pair["benchmark_uid"]],
-                           "judge_category": ["clean"], "judge_status": ["ok"], "judge_reason": ["different"]})
+    judged = pl.DataFrame(
+        {
+            "train_uid": [pair["train_uid"]],
+            "benchmark_uid": [pair["benchmark_uid"]],
+            "judge_category": ["clean"],
+            "judge_status": ["ok"],
+            "judge_reason": ["different"],
+        }
+    )
     cleared = decide_leaks(train, first.evidence, CONFIG, judged=judged)
     assert pair["row_key"] not in cleared.dropped["row_key"].to_list()
     assert pair["row_key"] in first.dropped["row_key"].to_list()
-    failed = judged.with_columns(pl.lit(None, dtype=pl.String()).alias("judge_category"), pl.lit("error").alias("judge_status"))
+    failed = judged.with_columns(
+        pl.lit(None, dtype=pl.String()).alias("judge_category"), pl.lit("error").alias("judge_status")
+    )
     kept_gray = decide_leaks(train, first.evidence, CONFIG, judged=failed)
-    row = kept_gray.evidence.filter((pl.col("train_uid") == pair["train_uid"]) & (pl.col("benchmark_uid") == pair["benchmark_uid"]))
+    row = kept_gray.evidence.filter(
+        (pl.col("train_uid") == pair["train_uid"]) & (pl.col("benchmark_uid") == pair["benchmark_uid"])
+    )
     assert row["category"].to_list() == ["gray-area"] and row["review"].to_list() == [True]

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-
-from pipeline.pair_search import brute_force_pairs
 from support import PROJECT, offline_env, run_cli
+
+from pipeline.embed.pair_search import brute_force_pairs
 
 DEMO = PROJECT / "configs" / "demo.toml"
 pytestmark = pytest.mark.slow
@@ -30,7 +30,11 @@ def demo_run(tmp_path_factory):
 
 def test_prints_where_outputs_went(demo_run):
     out = demo_run["out"]
-    for label, path in (("dataset:", out / "dataset"), ("manifest:", out / "manifest.json"), ("quarantine:", out / "quarantine.jsonl")):
+    for label, path in (
+        ("dataset:", out / "dataset"),
+        ("manifest:", out / "manifest.json"),
+        ("quarantine:", out / "quarantine.jsonl"),
+    ):
         assert f"{label}" in demo_run["stdout"] and str(path) in demo_run["stdout"]
     assert (out / "_SUCCESS").exists()
 
@@ -48,7 +52,7 @@ def test_manifest_counts_add_up_per_source(demo_run):
     assert {"keyword_filter", "exact_dedup", "semantic_dedup"} <= removed_stages
     assert totals["quarantined"] > 0
     # Every output file is listed with its hash, and the hash is right.
-    from pipeline.atomic_io import sha256_file
+    from pipeline.io.atomic import sha256_file
 
     for rel, entry in manifest["files"].items():
         assert sha256_file(demo_run["out"] / rel) == entry["sha256"], rel
@@ -163,7 +167,9 @@ def test_planted_duplicates_are_flagged_and_removed(demo_run):
         assert p["row_key"] in verdicts, p
         assert verdicts[p["row_key"]]["benchmark_id"] == p["benchmark_id"], p
     as_duplicate = {p["row_key"] for p in planted if verdicts[p["row_key"]]["category"] == "duplicate"}
-    assert len(as_duplicate) >= len(planted) - DUPLICATES_MISSED_AT_MOST, sorted({p["row_key"] for p in planted} - as_duplicate)
+    assert len(as_duplicate) >= len(planted) - DUPLICATES_MISSED_AT_MOST, sorted(
+        {p["row_key"] for p in planted} - as_duplicate
+    )
     removed = pl.read_parquet(demo_run["out"] / "removed.parquet").filter(pl.col("stage") == "contamination")
     assert as_duplicate <= set(removed["row_key"])
 
@@ -172,7 +178,10 @@ def test_contamination_removals_name_the_benchmark_item(demo_run):
     out = demo_run["out"]
     removed = pl.read_parquet(out / "removed.parquet").filter(pl.col("stage") == "contamination")
     assert removed.height > 0
-    items = {json.loads(line)["id"] for line in (DEMO_DATA / "demo_benchmark.jsonl").read_text(encoding="utf-8").splitlines()}
+    items = {
+        json.loads(line)["id"]
+        for line in (DEMO_DATA / "demo_benchmark.jsonl").read_text(encoding="utf-8").splitlines()
+    }
     verdicts = {leak["row_key"]: leak for leak in leak_rows(demo_run) if leak["reported"]}
     for row in removed.iter_rows(named=True):
         benchmark, _, item = row["partner_key"].partition(":")

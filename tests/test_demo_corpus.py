@@ -16,10 +16,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.config import load_config
-from pipeline.keyword_filter import read_keyword_list
-from pipeline.readers import local_files
-from pipeline.text_normalize import normalized_key
+from pipeline.config.run_config import load_config
+from pipeline.io.readers import local_files
+from pipeline.stages.keyword_filter import read_keyword_list
+from pipeline.text.normalize import normalized_key
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
@@ -123,7 +123,9 @@ def test_planted_exact_copies_share_the_pipelines_normalized_key(planted):
         if source == "physics_qa":
             return normalized_key(r["prompt"], r["context"])
         if source == "chem_mc":
-            return normalized_key(r["question"] + "\n\n" + "\n".join(f"{'ABCD'[i]}. {c}" for i, c in enumerate(r["choices"])), "")
+            return normalized_key(
+                r["question"] + "\n\n" + "\n".join(f"{'ABCD'[i]}. {c}" for i, c in enumerate(r["choices"])), ""
+            )
         return normalized_key(r["instruction"], "")
 
     for pair in planted["exact_duplicates"]:
@@ -134,9 +136,18 @@ def test_planted_exact_copies_share_the_pipelines_normalized_key(planted):
 
 def test_malformed_rows_are_planted_as_described(planted):
     reasons = {m["reason"] for m in planted["malformed"]}
-    assert reasons == {"invalid_json", "invalid_utf8", "missing_output", "non_string_instruction", "blank_instruction", "too_long"}
+    assert reasons == {
+        "invalid_json",
+        "invalid_utf8",
+        "missing_output",
+        "non_string_instruction",
+        "blank_instruction",
+        "too_long",
+    }
     lines = (DEMO / "arith_word_problems.jsonl").read_bytes().split(b"\n")
-    by_reason = {m["reason"]: int(m["row_key"].split("#")[1]) for m in planted["malformed"] if m["row_key"].startswith("arith")}
+    by_reason = {
+        m["reason"]: int(m["row_key"].split("#")[1]) for m in planted["malformed"] if m["row_key"].startswith("arith")
+    }
     with pytest.raises(UnicodeDecodeError):
         lines[by_reason["invalid_utf8"]].decode("utf-8")
     with pytest.raises(json.JSONDecodeError):
@@ -147,8 +158,8 @@ def test_malformed_rows_are_planted_as_described(planted):
 def test_benchmark_leaks_point_at_their_rows_and_items(planted):
     """The leaks of demo_benchmark.jsonl: each ledger entry names its row and an item of the
     benchmark, which loads through the demo config's contamination settings."""
-    from pipeline.benchmarks import load_benchmark
-    from pipeline.config import expand_env
+    from pipeline.config.run_config import expand_env
+    from pipeline.contamination.benchmarks import load_benchmark
 
     config = load_config(ROOT / "configs" / "demo.toml")
     assert config.contamination.enabled
@@ -190,7 +201,9 @@ def test_chat_rows_meant_to_be_dropped_match_no_keyword(planted, keywords):
     chat = json.loads((DEMO / "general_chat.json").read_text(encoding="utf-8"))
     pattern = keyword_regex(keywords)
     dropped = {int(ref["row_key"].split("#")[1]) for ref in planted["keyword_filter"]["dropped"]}
-    malformed = {int(m["row_key"].split("#")[1]) for m in planted["malformed"] if m["row_key"].startswith("general_chat")}
+    malformed = {
+        int(m["row_key"].split("#")[1]) for m in planted["malformed"] if m["row_key"].startswith("general_chat")
+    }
     assert len(dropped) >= 300
     for i, row in enumerate(chat):
         hit = pattern.search(row["instruction"].lower())
@@ -234,7 +247,17 @@ def test_open_platypus_config_loads():
     config = load_config(ROOT / "configs" / "open-platypus.toml")
     assert config.prefer == "hub"
     names = {s.name for s in config.sources}
-    assert {"prm800k", "math", "scienceqa", "scibench", "reclor", "theoremqa", "airoboros-gpt4-1.4.1", "openbookqa-test", "arb"} <= names
+    assert {
+        "prm800k",
+        "math",
+        "scienceqa",
+        "scibench",
+        "reclor",
+        "theoremqa",
+        "airoboros-gpt4-1.4.1",
+        "openbookqa-test",
+        "arb",
+    } <= names
     airoboros = next(s for s in config.sources if s.name == "airoboros-gpt4-1.4.1")
     assert airoboros.keyword_filter is not None and airoboros.keyword_filter.lists == ["platypus_stem"]
     for source in config.sources:
@@ -253,5 +276,7 @@ def test_open_platypus_local_copies_exist(monkeypatch):
         files = local_files(source.local, Path(config.config_dir))
         assert files, source.name
         assert all(f.resolve().is_relative_to(SHARED_DATA.resolve()) for f in files), source.name
-    scibench = {f.name for s in local if s.name.startswith("scibench") for f in local_files(s.local, Path(config.config_dir))}
+    scibench = {
+        f.name for s in local if s.name.startswith("scibench") for f in local_files(s.local, Path(config.config_dir))
+    }
     assert len(scibench) == 20  # the ten problem files and the ten _sol files, each read once

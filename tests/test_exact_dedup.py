@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import polars as pl
-
-from pipeline.config import ExactDedupConfig, KeepPolicy
-from pipeline.exact_dedup import exact_dedup
-from pipeline.schema import RECORD_SCHEMA
 from support import record
+
+from pipeline.config.run_config import ExactDedupConfig, KeepPolicy
+from pipeline.schema import RECORD_SCHEMA
+from pipeline.stages.exact_dedup import exact_dedup
 
 
 def records(*rows: tuple) -> pl.DataFrame:
@@ -28,7 +28,9 @@ def kept_keys(result) -> list[str]:
 
 
 def test_duplicate_with_a_longer_answer_is_kept():
-    recs = records(("s", "What is 2+2?", "4"), ("s", "What is 2+2?", "2 + 2 = 4, because adding two and two gives four."))
+    recs = records(
+        ("s", "What is 2+2?", "4"), ("s", "What is 2+2?", "2 + 2 = 4, because adding two and two gives four.")
+    )
     result = exact_dedup(recs, NORMALIZED, KeepPolicy.LONGEST_OUTPUT)
     assert kept_keys(result) == ["s#1"]
     assert result.dropped["row_key"].to_list() == ["s#0"]
@@ -52,13 +54,17 @@ def test_different_output_alone_does_not_make_rows_distinct():
 
 
 def test_case_and_whitespace_variants_caught_by_normalized_key():
-    recs = records(("s", "What is  the capital of France?", "Paris"), ("s", "what is the capital of france?\n", "Paris."))
+    recs = records(
+        ("s", "What is  the capital of France?", "Paris"), ("s", "what is the capital of france?\n", "Paris.")
+    )
     result = exact_dedup(recs, NORMALIZED)
     assert kept_keys(result) == ["s#1"]  # the longer output
 
 
 def test_case_and_whitespace_variants_missed_by_platypus_raw_key():
-    recs = records(("s", "What is  the capital of France?", "Paris"), ("s", "what is the capital of france?\n", "Paris."))
+    recs = records(
+        ("s", "What is  the capital of France?", "Paris"), ("s", "what is the capital of france?\n", "Paris.")
+    )
     assert exact_dedup(recs, RAW).dropped.height == 0
 
 

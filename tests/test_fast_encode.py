@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config import EmbeddingConfig
-from pipeline.fast_encode import TorchRunner, encode_bucketed, length_batches
+from pipeline.config.run_config import EmbeddingConfig
+from pipeline.embed.encode import TorchRunner, encode_bucketed, length_batches
 
 TEXTS = [
     "What is 2 + 2?",
@@ -22,7 +22,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def embedder():
-    from pipeline.embedder import SentenceTransformerEmbedder
+    from pipeline.embed.embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(EmbeddingConfig(device="cpu", batch_size=3))
 
@@ -35,8 +35,16 @@ def test_length_batches_group_similar_lengths_longest_first():
 def test_bucketed_torch_equals_plain_encode(embedder):
     want = embedder.encode(TEXTS)
     runner = TorchRunner(embedder.model, "cpu")
-    got = encode_bucketed(TEXTS, embedder.model.tokenizer, embedder.model.max_seq_length, runner, embedder.dim,
-                          batch_size=2, chunk=4, prefetch=1)  # chunks and batches smaller than the input
+    got = encode_bucketed(
+        TEXTS,
+        embedder.model.tokenizer,
+        embedder.model.max_seq_length,
+        runner,
+        embedder.dim,
+        batch_size=2,
+        chunk=4,
+        prefetch=1,
+    )  # chunks and batches smaller than the input
     assert got.shape == want.shape and got.dtype == np.float32
     assert np.abs(got - want).max() < 1e-5
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
@@ -56,7 +64,7 @@ def test_tokenizer_errors_reach_the_caller(embedder):
 def test_onnx_backend_matches_torch_with_its_own_fingerprint(embedder, tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from pipeline.embedder import SentenceTransformerEmbedder
+    from pipeline.embed.embedder import SentenceTransformerEmbedder
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the export goes to a fresh folder
     onnx = SentenceTransformerEmbedder(EmbeddingConfig(device="cpu", batch_size=3, backend="onnx"))
@@ -66,7 +74,7 @@ def test_onnx_backend_matches_torch_with_its_own_fingerprint(embedder, tmp_path,
 
 
 def test_onnx_backend_refuses_cuda():
-    from pipeline.embedder import SentenceTransformerEmbedder
+    from pipeline.embed.embedder import SentenceTransformerEmbedder
 
     with pytest.raises(ValueError, match="runs on CPU"):
         SentenceTransformerEmbedder(EmbeddingConfig(device="cuda", backend="onnx"))
@@ -83,6 +91,7 @@ def test_runners_may_return_device_tensors_copied_back_at_the_end(embedder):
             return torch.from_numpy(runner(ids, mask))
 
     want = embedder.encode(TEXTS)
-    got = encode_bucketed(TEXTS, embedder.model.tokenizer, embedder.model.max_seq_length, KeepsTensors(), embedder.dim,
-                          batch_size=3)
+    got = encode_bucketed(
+        TEXTS, embedder.model.tokenizer, embedder.model.max_seq_length, KeepsTensors(), embedder.dim, batch_size=3
+    )
     assert np.abs(got - want).max() < 1e-5

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import ConfigError, config_from_dict
-from pipeline.field_template import MissingField, TemplateError, parse_template
+from pipeline.config.field_template import MissingField, TemplateError, parse_template
+from pipeline.config.run_config import ConfigError, config_from_dict
 
 
 def render(template: str, row: dict):

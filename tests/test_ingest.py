@@ -7,9 +7,9 @@ import json
 import polars as pl
 import pytest
 
-from pipeline.config import config_from_dict
-from pipeline.ingest import IngestError, ingest
+from pipeline.config.run_config import config_from_dict
 from pipeline.schema import QUARANTINE_SCHEMA, RECORD_SCHEMA, content_uid
+from pipeline.stages.ingest import IngestError, ingest
 
 
 def write_jsonl(path, rows: list) -> None:
@@ -66,8 +66,7 @@ def test_a_good_row_becomes_a_record_with_provenance(tmp_path):
 
 def test_input_is_lenient_missing_or_null_is_empty(tmp_path):
     result = ingest_rows(
-        tmp_path,
-        [{"instruction": "q1", "output": "a1"}, {"instruction": "q2", "input": None, "output": "a2"}],
+        tmp_path, [{"instruction": "q1", "output": "a1"}, {"instruction": "q2", "input": None, "output": "a2"}]
     )
     assert result.records["input"].to_list() == ["", ""]
     assert result.quarantine.height == 0
@@ -75,13 +74,19 @@ def test_input_is_lenient_missing_or_null_is_empty(tmp_path):
 
 def test_id_mapping_is_used_for_source_id(tmp_path):
     fields = {"instruction": "instruction", "output": "output", "id": "uuid"}
-    result = ingest_rows(tmp_path, [{"uuid": "abc-1", "instruction": "q", "output": "a"}, {"uuid": 7, "instruction": "q2", "output": "a"}], fields)
+    result = ingest_rows(
+        tmp_path,
+        [{"uuid": "abc-1", "instruction": "q", "output": "a"}, {"uuid": 7, "instruction": "q2", "output": "a"}],
+        fields,
+    )
     assert result.records["source_id"].to_list() == ["abc-1", "7"]
 
 
 def test_missing_id_field_quarantines_the_row(tmp_path):
     fields = {"instruction": "instruction", "output": "output", "id": "uuid"}
-    assert only_reason(ingest_rows(tmp_path, [{"instruction": "q", "output": "a"}], fields)) == "missing id field 'uuid'"
+    assert (
+        only_reason(ingest_rows(tmp_path, [{"instruction": "q", "output": "a"}], fields)) == "missing id field 'uuid'"
+    )
 
 
 def test_without_id_mapping_source_id_is_the_row_index(tmp_path):
@@ -256,7 +261,9 @@ def test_unset_env_var_in_a_required_source_path_is_an_ingest_error(tmp_path, mo
 def test_unset_env_var_in_an_optional_source_path_skips_it(tmp_path, monkeypatch):
     monkeypatch.delenv("CURATE_TEST_UNSET", raising=False)
     write_jsonl(tmp_path / "a.jsonl", [{"instruction": "q", "output": "x"}])
-    cfg = make_config(tmp_path, local_source("a", "a.jsonl"), local_source("extra", "${CURATE_TEST_UNSET}/x.jsonl", optional=True))
+    cfg = make_config(
+        tmp_path, local_source("a", "a.jsonl"), local_source("extra", "${CURATE_TEST_UNSET}/x.jsonl", optional=True)
+    )
     result = ingest(cfg)
     assert "CURATE_TEST_UNSET" in result.sources["extra"].skipped
     assert result.records.height == 1

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import pytest
-
-from pipeline.config import PROJECT_ROOT, SourceKeywordFilter
-from pipeline.keyword_filter import keyword_filter, read_keyword_list
-from pipeline.schema import RECORD_SCHEMA
 from support import record
+
+from pipeline.config.run_config import PROJECT_ROOT, SourceKeywordFilter
+from pipeline.schema import RECORD_SCHEMA
+from pipeline.stages.keyword_filter import keyword_filter, read_keyword_list
 
 SHIPPED_LIST = PROJECT_ROOT / "data" / "keywords" / "platypus_stem.txt"
 
@@ -41,7 +39,11 @@ def test_include_keeps_matching_rows_and_drops_others():
     assert kept_texts(result) == ["Solve this algebra problem."]
     (dropped,) = result.dropped.to_dicts()
     assert dropped["instruction"] == "Write a poem about spring."
-    assert (dropped["stage"], dropped["reason"], dropped["partner_key"]) == ("keyword_filter", "no keyword match", None)
+    assert (dropped["stage"], dropped["reason"], dropped["partner_key"]) == (
+        "keyword_filter",
+        "no keyword match",
+        None,
+    )
 
 
 def test_exclude_drops_matches_naming_the_keyword():
@@ -142,7 +144,9 @@ def test_hit_counts_per_keyword_and_source():
 def test_kept_plus_dropped_is_the_input():
     recs = records(*[("s", text) for text in ("sum", "poem", "matrix", "summary")], ("u", "x"))
     result = keyword_filter(recs, {"s": (rule(), ["sum", "matrix"])})
-    assert sorted(result.kept["row_key"].to_list() + result.dropped["row_key"].to_list()) == sorted(recs["row_key"].to_list())
+    assert sorted(result.kept["row_key"].to_list() + result.dropped["row_key"].to_list()) == sorted(
+        recs["row_key"].to_list()
+    )
 
 
 def test_empty_keyword_list_in_include_mode_drops_every_row():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-
 from leak_cases import APPLES, CAPITAL, PHOTOSYNTHESIS, bench_frame, packaged_embedder, unit
-from pipeline.benchmark_formats import make_item
-from pipeline.config import ContaminationConfig
-from pipeline.leak_candidates import CANDIDATE_SCHEMA, find_leak_candidates, question_tail, tail_vectors
+
+from pipeline.config.run_config import ContaminationConfig
+from pipeline.contamination.benchmark_formats import make_item
+from pipeline.contamination.candidates import CANDIDATE_SCHEMA, find_leak_candidates, question_tail, tail_vectors
 
 CONFIG = ContaminationConfig(enabled=True, min_cosine=0.8, candidate_cosine=0.6, top_k=2)
 
@@ -33,7 +33,9 @@ def test_the_band_below_min_cosine_is_capped_per_row_and_benchmark():
     items = numbered_items("mmlu", 4) + numbered_items("gsm8k", 4) + numbered_items("math", 1)
     cosines = [0.79, 0.7, 0.75, 0.65] + [0.61, 0.62, 0.63, 0.64] + [0.5]
     vectors = np.stack([at_cosine(c) for c in cosines])
-    found = find_leak_candidates(["an unrelated prompt"], unit(1, 0, 0)[None], bench_frame(items), vectors, vectors, CONFIG)
+    found = find_leak_candidates(
+        ["an unrelated prompt"], unit(1, 0, 0)[None], bench_frame(items), vectors, vectors, CONFIG
+    )
     assert sorted(found["bench_index"].to_list()) == [0, 2, 6, 7]  # the 2 best of each benchmark; 0.5 is below 0.6
 
 
@@ -59,7 +61,9 @@ def test_a_normalised_exact_copy_is_found_even_at_cosine_zero():
 def test_a_long_verbatim_leak_is_found_by_ngrams_where_the_embedding_truncates():
     """The real model reads 256 tokens: a question at the end of a long text is past them."""
     bench = bench_frame([("gsm8k", APPLES), ("arc_challenge", PHOTOSYNTHESIS)])
-    preamble = " ".join(f"Step {n}: record the reading of gauge {n} in the logbook and check it twice." for n in range(40))
+    preamble = " ".join(
+        f"Step {n}: record the reading of gauge {n} in the logbook and check it twice." for n in range(40)
+    )
     text = f"{preamble}\n\n{APPLES['question']}"
     model = packaged_embedder()
     train = model.encode([text])
@@ -72,11 +76,20 @@ def test_a_long_verbatim_leak_is_found_by_ngrams_where_the_embedding_truncates()
 
 def test_shared_boilerplate_ngrams_are_capped_but_the_copy_ranks_first():
     preamble = "For which of these two scenarios does the main character do something clearly morally wrong?"
-    items = [("mmlu", make_item(f"{preamble} Scenario {n}: I {verb} my neighbour's dog.", ["Wrong", "Not wrong"], answer_index=n % 2))
-             for n, verb in enumerate(["fed", "walked", "kicked", "washed", "painted", "hid"])]
+    items = [
+        (
+            "mmlu",
+            make_item(
+                f"{preamble} Scenario {n}: I {verb} my neighbour's dog.", ["Wrong", "Not wrong"], answer_index=n % 2
+            ),
+        )
+        for n, verb in enumerate(["fed", "walked", "kicked", "washed", "painted", "hid"])
+    ]
     bench = bench_frame(items)
     zeros = np.stack([unit(0, 1, 0)] * len(items))
-    found = find_leak_candidates([items[2][1]["question_with_choices"]], unit(1, 0, 0)[None], bench, zeros, zeros, CONFIG)
+    found = find_leak_candidates(
+        [items[2][1]["question_with_choices"]], unit(1, 0, 0)[None], bench, zeros, zeros, CONFIG
+    )
     assert 2 in found["bench_index"].to_list()
     assert found.filter(pl.col("found_by").str.contains("ngram13")).height == CONFIG.top_k
 

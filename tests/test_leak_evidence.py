@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import polars as pl
-
 from leak_cases import APPLES, CAPITAL, bench_frame, records
-from pipeline.benchmark_formats import make_item
-from pipeline.leak_evidence import EVIDENCE_SCHEMA, leak_evidence
+
+from pipeline.contamination.benchmark_formats import make_item
+from pipeline.contamination.evidence import EVIDENCE_SCHEMA, leak_evidence
 
 
 def evidence_for(instruction: str, output: str, item=APPLES, name="gsm8k") -> dict:
@@ -16,8 +16,10 @@ def evidence_for(instruction: str, output: str, item=APPLES, name="gsm8k") -> di
 
 
 def test_swapped_numbers_show_span_by_span():
-    row = evidence_for("Tom has 12 boxes with 3 apples in each box. He gives away 10 apples. How many apples does he have left?",
-                       "#### 26")
+    row = evidence_for(
+        "Tom has 12 boxes with 3 apples in each box. He gives away 10 apples. How many apples does he have left?",
+        "#### 26",
+    )
     assert row["numbers_only_in_train"] == ["12", "3"] and row["numbers_only_in_bench"] == ["3", "12"]
     assert row["changed_words"] == 2 and row["changed_content_words"] == 0
 
@@ -56,13 +58,21 @@ def test_a_bare_letter_is_stored_with_whether_the_gold_option_is_shown():
 def test_negation_flip_and_schema():
     row = evidence_for(APPLES["question"].replace("He gives away", "He does not give away"), "")
     assert row["negation_flip"] is True
-    frame = leak_evidence(pl.DataFrame({"train_index": [0], "bench_index": [0]}), records([("r", "x", "", "")]),
-                          bench_frame([("gsm8k", APPLES)]))
+    frame = leak_evidence(
+        pl.DataFrame({"train_index": [0], "bench_index": [0]}),
+        records([("r", "x", "", "")]),
+        bench_frame([("gsm8k", APPLES)]),
+    )
     assert {c: frame.schema[c] for c in EVIDENCE_SCHEMA} == EVIDENCE_SCHEMA
 
 
-PASSAGE = make_item("This question refers to the following information.\n" + " ".join(["The harbour was busy."] * 30)
-                    + "\nWhich trade good does the passage mention most?", ["tea", "silk", "salt", "wool"], answer_index=0)
+PASSAGE = make_item(
+    "This question refers to the following information.\n"
+    + " ".join(["The harbour was busy."] * 30)
+    + "\nWhich trade good does the passage mention most?",
+    ["tea", "silk", "salt", "wool"],
+    answer_index=0,
+)
 
 
 def test_a_passage_item_is_also_compared_as_its_question_line():
@@ -73,9 +83,15 @@ def test_a_passage_item_is_also_compared_as_its_question_line():
 
 def test_free_text_answers_agree_by_the_gold_answers_own_words():
     bodies = make_item("Are there bodies buried in Hoover Dam?", answer="No, there are no bodies buried in Hoover Dam")
-    row = evidence_for("Is it true that workers are entombed in the Hoover Dam?",
-                       "No. Nobody is buried in the dam; that is a myth.", bodies, "truthfulqa")
+    row = evidence_for(
+        "Is it true that workers are entombed in the Hoover Dam?",
+        "No. Nobody is buried in the dam; that is a myth.",
+        bodies,
+        "truthfulqa",
+    )
     # "no" and "buried" of the gold's own words ("hoover", "dam" are the prompt's); "bodies" missing
     assert row["answer_agreement"] == "unknown" and row["gold_words_in_output"] == 2 / 3
-    assert evidence_for(APPLES["question"], "26 apples")["gold_words_in_output"] is None  # numeric gold: compared as a number
+    assert (
+        evidence_for(APPLES["question"], "26 apples")["gold_words_in_output"] is None
+    )  # numeric gold: compared as a number
     assert evidence_for(APPLES["question"], "")["output_words"] == 0

@@ -8,9 +8,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import polars as pl
 import pytest
+from pydantic import ValidationError
 
-from pipeline.config import ContaminationConfig, JudgeConfig
-from pipeline.leak_judge import apply_judgements, judge_pairs, parse_category
+from pipeline.config.run_config import ContaminationConfig, JudgeConfig
+from pipeline.contamination.judge import apply_judgements, judge_pairs, parse_category
 
 
 class Stub(BaseHTTPRequestHandler):
@@ -48,21 +49,25 @@ def stub():
         "rabbits": '{"category": "duplicate", "reason": "same question"}',
         "trains": 'Looks different to me. {"category": "clean", "reason": "another question"}',
     }
-    yield JudgeConfig(endpoint=f"http://127.0.0.1:{server.server_address[1]}/v1", model="stub-model", api_key_env="STUB_KEY")
+    yield JudgeConfig(
+        endpoint=f"http://127.0.0.1:{server.server_address[1]}/v1", model="stub-model", api_key_env="STUB_KEY"
+    )
     server.shutdown()
 
 
 def pairs(categories=("gray-area", "gray-area", "gray-area", "duplicate")) -> pl.DataFrame:
     prompts = ["How many rabbits are there?", "When do the trains meet?", "Why is the sky blue?", "What is 2+2?"]
-    return pl.DataFrame({
-        "train_uid": [f"t{i}" for i in range(len(categories))],
-        "benchmark_uid": [f"b{i}" for i in range(len(categories))],
-        "benchmark_question": ["Q"] * len(categories),
-        "benchmark_answer": ["A"] * len(categories),
-        "category": list(categories),
-        "rule": ["r"] * len(categories),
-        "_prompt": prompts[: len(categories)],
-    })
+    return pl.DataFrame(
+        {
+            "train_uid": [f"t{i}" for i in range(len(categories))],
+            "benchmark_uid": [f"b{i}" for i in range(len(categories))],
+            "benchmark_question": ["Q"] * len(categories),
+            "benchmark_answer": ["A"] * len(categories),
+            "category": list(categories),
+            "rule": ["r"] * len(categories),
+            "_prompt": prompts[: len(categories)],
+        }
+    )
 
 
 def texts(frame):
@@ -97,7 +102,7 @@ def test_verdicts_are_cached_and_errors_are_asked_again(stub, tmp_path):
     ("reply", "expected"),
     [
         ('{"category": "similar-but-different", "reason": "numbers changed"}', "similar-but-different"),
-        ("```json\n{\"category\": \"Gray-Area\"}\n```", "gray-area"),
+        ('```json\n{"category": "Gray-Area"}\n```', "gray-area"),
         ("This is a duplicate.", "duplicate"),
     ],
 )
@@ -112,5 +117,5 @@ def test_parse_category_rejects_ambiguous_replies():
 
 def test_judge_config_is_optional_and_validated():
     assert ContaminationConfig().judge is None
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         ContaminationConfig.model_validate({"judge": {"model": "m"}})  # no endpoint

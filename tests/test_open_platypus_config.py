@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from pipeline.config import load_config
-from pipeline.ingest import IngestError, ingest
 from support import PROJECT, offline_env, run_cli, shared_data
+
+from pipeline.config.run_config import load_config
+from pipeline.stages.ingest import IngestError, ingest
 
 CONFIG = PROJECT / "configs" / "open-platypus.toml"
 # Rows each local copy holds (SOURCE.md of each folder).
@@ -76,8 +76,19 @@ def test_run_on_local_copies_flags_test_split_provenance(data_root, tmp_path):
     names = ["theoremqa", "scibench", "openbookqa-test"]
     env = offline_env(tmp_path, SHARED_DATA=str(data_root))
     result = run_cli(
-        ["run", "--config", str(CONFIG), "--out", str(tmp_path / "run"), "--prefer-local", "--quiet",
-         "--sources", ",".join(names), "--state-dir", str(tmp_path / "state")],
+        [
+            "run",
+            "--config",
+            str(CONFIG),
+            "--out",
+            str(tmp_path / "run"),
+            "--prefer-local",
+            "--quiet",
+            "--sources",
+            ",".join(names),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
         env,
     )
     assert result.returncode == 0, result.stderr[-3000:]

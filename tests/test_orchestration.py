@@ -21,7 +21,6 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-
 from support import CURATE, PROJECT, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
@@ -51,11 +50,23 @@ def small(prefect_server, tmp_path_factory):
 
     first = tmp / "run-a"
     run(first, tmp / "state-a")
-    return {"tmp": tmp, "config": config, "data": data, "run": run, "first": first, "api": prefect_server["api"], "env": env}
+    return {
+        "tmp": tmp,
+        "config": config,
+        "data": data,
+        "run": run,
+        "first": first,
+        "api": prefect_server["api"],
+        "env": env,
+    }
 
 
 def _files(run_dir: Path) -> dict[str, tuple[bytes, int]]:
-    return {str(p.relative_to(run_dir)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(run_dir.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(run_dir)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _task_states(api: str, out: Path) -> dict[str, str]:
@@ -118,8 +129,11 @@ def test_a_change_reruns_only_the_stages_that_depend_on_it(small):
     # A new row in one source: ingest and everything after it re-run, but only the new text is embedded.
     source = tmp / "data" / "demo" / "arith_word_problems.jsonl"
     original = source.read_bytes()
-    row = {"id": "new-1", "question": "A train travels 120 km in 1.5 hours. What is its average speed in km per hour?",
-           "solution": "Speed is distance over time: 120 / 1.5 = 80 km per hour."}
+    row = {
+        "id": "new-1",
+        "question": "A train travels 120 km in 1.5 hours. What is its average speed in km per hour?",
+        "solution": "Speed is distance over time: 120 / 1.5 = 80 km per hour.",
+    }
     try:
         with source.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
@@ -129,7 +143,9 @@ def test_a_change_reruns_only_the_stages_that_depend_on_it(small):
     counts = json.loads((out / "stages" / "embed" / "_run.json").read_text())
     assert counts["computed"] == 1, counts
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["totals"]["read"] == json.loads((small["first"] / "manifest.json").read_text())["totals"]["read"] + 1
+    assert (
+        manifest["totals"]["read"] == json.loads((small["first"] / "manifest.json").read_text())["totals"]["read"] + 1
+    )
 
 
 def _reused(out: Path, stage: str) -> bool:
@@ -142,8 +158,14 @@ def test_a_run_killed_while_embedding_resumes_with_identical_outputs(small):
     tmp = small["tmp"]
     out, state = tmp / "run-killed", tmp / "state-killed"
     args = ["run", "--config", str(small["config"]), "--out", str(out), "--state-dir", str(state), "--quiet"]
-    proc = subprocess.Popen(CURATE + args, cwd=PROJECT, env=small["env"], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        CURATE + args,
+        cwd=PROJECT,
+        env=small["env"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     shards = []
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
@@ -179,16 +201,31 @@ def test_dask_cluster_gives_the_local_runners_outputs(small):
 def test_served_deployment_runs_on_schedule_without_overlapping_itself(small):
     tmp, api = small["tmp"], small["api"]
     out = tmp / "run-served"
-    args = ["serve", "--config", str(small["config"]), "--interval", "5", "--name", "small-every-5s",
-            "--out", str(out), "--state-dir", str(tmp / "state-a")]  # warm embeddings: runs still take over 5 s
+    args = [
+        "serve",
+        "--config",
+        str(small["config"]),
+        "--interval",
+        "5",
+        "--name",
+        "small-every-5s",
+        "--out",
+        str(out),
+        "--state-dir",
+        str(tmp / "state-a"),
+    ]  # warm embeddings: runs still take over 5 s
     env = {**small["env"], "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
     log = open(tmp / "serve.log", "w")
-    proc = subprocess.Popen(CURATE + args, cwd=PROJECT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        CURATE + args, cwd=PROJECT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         deployment = None
         deadline = time.monotonic() + 120
         while deployment is None and time.monotonic() < deadline:
-            found = httpx.post(f"{api}/deployments/filter", json={"deployments": {"name": {"any_": ["small-every-5s"]}}}, timeout=10).json()
+            found = httpx.post(
+                f"{api}/deployments/filter", json={"deployments": {"name": {"any_": ["small-every-5s"]}}}, timeout=10
+            ).json()
             deployment = found[0] if found else None
             time.sleep(1)
         assert deployment is not None, (tmp / "serve.log").read_text()[-3000:]
@@ -215,7 +252,9 @@ def test_served_deployment_runs_on_schedule_without_overlapping_itself(small):
         log.close()
     completed = [r for r in runs if r["state_type"] == "COMPLETED"]
     assert len(completed) >= 2, [(r["state_name"], r["start_time"]) for r in runs]
-    assert any(r["state_type"] == "CANCELLED" for r in runs), "a run takes longer than 5 s, so one came due while another ran"
+    assert any(r["state_type"] == "CANCELLED" for r in runs), (
+        "a run takes longer than 5 s, so one came due while another ran"
+    )
     spans = sorted((datetime.fromisoformat(r["start_time"]), datetime.fromisoformat(r["end_time"])) for r in completed)
     for (_, end), (start, _) in zip(spans, spans[1:]):
         assert start >= end  # never two runs at once
@@ -224,14 +263,32 @@ def test_served_deployment_runs_on_schedule_without_overlapping_itself(small):
 
 def test_prefect_yaml_registers_its_scheduled_deployments(small):
     env = small["env"]
-    pool = subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", "curate", "--type", "process"], cwd=PROJECT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    pool = subprocess.run(
+        [sys.executable, "-m", "prefect", "work-pool", "create", "curate", "--type", "process"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert pool.returncode == 0, pool.stdout[-2000:] + pool.stderr[-2000:]
-    deploy = subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    deploy = subprocess.run(
+        [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
-    found = httpx.post(f"{small['api']}/deployments/filter", json={"deployments": {"name": {"any_": ["demo-nightly"]}}}, timeout=10).json()
+    found = httpx.post(
+        f"{small['api']}/deployments/filter", json={"deployments": {"name": {"any_": ["demo-nightly"]}}}, timeout=10
+    ).json()
     assert len(found) == 1
     nightly = found[0]
     assert nightly["schedules"][0]["schedule"]["cron"] == "0 3 * * *"
-    assert nightly["global_concurrency_limit"]["limit"] == 1 and nightly["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    assert (
+        nightly["global_concurrency_limit"]["limit"] == 1
+        and nightly["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    )
     assert nightly["parameters"] == {"config": "configs/demo.toml", "out_dir": "reports/demo-nightly"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.pair_search import Pairs, brute_force_pairs, range_pairs
+from pipeline.embed.pair_search import Pairs, brute_force_pairs, range_pairs
 
 BACKENDS = ["faiss", "torch"]
 
@@ -167,7 +167,7 @@ def test_torch_on_cuda_equals_brute_force_near_the_threshold():
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("shards", [1, 3, 7])
 def test_row_band_shards_together_equal_one_search(backend, shards):
-    from pipeline.shard_steps import row_bands
+    from pipeline.runs.shards import row_bands
 
     vectors = clustered(seed=5)
     want = brute_force_pairs(vectors, 0.6)
@@ -182,7 +182,7 @@ def test_row_band_shards_together_equal_one_search(backend, shards):
 
 
 def test_row_bands_share_the_upper_triangle_evenly():
-    from pipeline.shard_steps import row_bands
+    from pipeline.runs.shards import row_bands
 
     n = 10_000
     work = [sum(n - 1 - i for i in range(lo, hi)) for lo, hi in row_bands(n, 4)]
@@ -202,13 +202,15 @@ HALF_CASES = [("float16", float(np.float32(0.8001))), ("bfloat16", float(np.floa
 def test_half_precision_candidates_equal_brute_force_near_the_threshold(precision, threshold, inclusive):
     vectors = np.vstack([near_threshold(seed=11, threshold=threshold), clustered(seed=12, n=200, dim=64)])
     want = brute_force_pairs(vectors, threshold, inclusive)
-    got = range_pairs(vectors, threshold=threshold, inclusive=inclusive, backend="torch", precision=precision, block=37)
+    got = range_pairs(
+        vectors, threshold=threshold, inclusive=inclusive, backend="torch", precision=precision, block=37
+    )
     assert_same(got, want)
 
 
 @pytest.mark.parametrize(("precision", "threshold"), HALF_CASES)
 def test_half_precision_without_the_margin_would_miss_pairs(precision, threshold, monkeypatch):
-    import pipeline.pair_search as pair_search
+    import pipeline.embed.pair_search as pair_search
 
     vectors = near_threshold(seed=11, threshold=threshold)
     want = brute_force_pairs(vectors, threshold)
@@ -219,7 +221,7 @@ def test_half_precision_without_the_margin_would_miss_pairs(precision, threshold
 
 @pytest.mark.parametrize("precision", ["float32", "float16"])
 def test_torch_tiles_of_base_do_not_change_the_result(precision):
-    from pipeline.pair_search import _torch_pairs, rescore
+    from pipeline.embed.pair_search import _torch_pairs, rescore
 
     vectors = clustered(seed=13, n=90)
     want = brute_force_pairs(vectors, 0.6)
@@ -228,7 +230,7 @@ def test_torch_tiles_of_base_do_not_change_the_result(precision):
 
 
 def test_half_precision_margin_covers_larger_norms():
-    from pipeline.pair_search import candidate_margin
+    from pipeline.embed.pair_search import candidate_margin
 
     assert candidate_margin("float16", 384) > 1e-3  # several float16 rounding steps at cosine 0.8
     assert candidate_margin("bfloat16", 384) > 8 * candidate_margin("float16", 384) / 2
@@ -263,7 +265,9 @@ def test_hnsw_recall_and_no_false_pairs():
     assert as_set(got) <= as_set(want)  # re-scored exactly: it can miss a pair, never invent one
     assert len(got) / len(want) >= 0.995
     wanted = dict(zip(zip(want.left.tolist(), want.right.tolist()), want.cosine.tolist()))
-    assert all(abs(wanted[p] - c) < 1e-12 for p, c in zip(zip(got.left.tolist(), got.right.tolist()), got.cosine.tolist()))
+    assert all(
+        abs(wanted[p] - c) < 1e-12 for p, c in zip(zip(got.left.tolist(), got.right.tolist()), got.cosine.tolist())
+    )
 
 
 def test_hnsw_widens_k_in_a_dense_cluster():
@@ -271,7 +275,9 @@ def test_hnsw_widens_k_in_a_dense_cluster():
     rng = np.random.default_rng(21)
     centre = unit_rows(rng, 1, 32)
     dense = centre + rng.normal(scale=0.01, size=(200, 32)).astype(np.float32)
-    vectors = np.vstack([dense / np.linalg.norm(dense, axis=1, keepdims=True), unit_rows(rng, 100, 32)]).astype(np.float32)
+    vectors = np.vstack([dense / np.linalg.norm(dense, axis=1, keepdims=True), unit_rows(rng, 100, 32)]).astype(
+        np.float32
+    )
     want = brute_force_pairs(vectors, 0.9)
     got = range_pairs(vectors, threshold=0.9, backend="hnsw")
     assert len(want) >= 200 * 199 // 2
@@ -291,7 +297,7 @@ def test_hnsw_cross_search_recall():
 
 
 def test_auto_picks_exact_torch_on_cpu_up_to_exact_max_rows_then_hnsw():
-    from pipeline.pair_search import resolve_backend
+    from pipeline.embed.pair_search import resolve_backend
 
     assert resolve_backend("auto", 1000, exact_max_rows=1000, cuda=False) == "torch"
     assert resolve_backend("auto", 1001, exact_max_rows=1000, cuda=False) == "hnsw"
@@ -310,7 +316,7 @@ def test_auto_above_exact_max_rows_still_finds_the_pairs():
 
 
 def test_config_accepts_hnsw_and_exact_max_rows():
-    from pipeline.config import SemanticDedupConfig
+    from pipeline.config.run_config import SemanticDedupConfig
 
     config = SemanticDedupConfig(search="hnsw", exact_max_rows=50_000)
     assert (config.search, config.exact_max_rows) == ("hnsw", 50_000)
@@ -320,7 +326,7 @@ def test_config_accepts_hnsw_and_exact_max_rows():
 
 def test_cuda_search_switches_off_reduced_precision_reductions_and_restores_them():
     torch = pytest.importorskip("torch")
-    from pipeline.pair_search import _full_precision_reductions
+    from pipeline.embed.pair_search import _full_precision_reductions
 
     matmul = torch.backends.cuda.matmul
     before = (matmul.allow_fp16_reduced_precision_reduction, matmul.allow_tf32)
@@ -331,7 +337,7 @@ def test_cuda_search_switches_off_reduced_precision_reductions_and_restores_them
 
 
 def test_every_shard_has_a_band_even_with_fewer_rows_than_shards():
-    from pipeline.shard_steps import row_bands
+    from pipeline.runs.shards import row_bands
 
     for n, shards in ((0, 2), (1, 2), (3, 4)):
         bands = row_bands(n, shards)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from support import PROJECT, run_cli
 
 DEMO = PROJECT / "configs" / "demo.toml"

@@ -7,8 +7,8 @@ import json
 import polars as pl
 import pytest
 
-from pipeline.config import LocalSpec
-from pipeline.readers import SourceReadError, _is_transient, file_format, local_files, read_local
+from pipeline.config.run_config import LocalSpec
+from pipeline.io.readers import SourceReadError, _is_transient, file_format, local_files, read_local
 
 
 def read(tmp_path, pattern: str, fmt: str | None = None):
@@ -86,7 +86,10 @@ def test_jsonl_utf8_bom_does_not_make_the_first_row_malformed(tmp_path):
 def test_json_array(tmp_path):
     (tmp_path / "d.json").write_text(json.dumps([{"instruction": "q1"}, {"instruction": "q2"}]))
     rows = read(tmp_path, "d.json")
-    assert [(r.location, r.data) for r in rows] == [("element 0", {"instruction": "q1"}), ("element 1", {"instruction": "q2"})]
+    assert [(r.location, r.data) for r in rows] == [
+        ("element 0", {"instruction": "q1"}),
+        ("element 1", {"instruction": "q2"}),
+    ]
 
 
 def test_json_data_wrapper(tmp_path):
@@ -126,7 +129,20 @@ def test_csv_rows_are_all_text(tmp_path):
 
 @pytest.mark.parametrize("fmt, sep", [("csv", b","), ("tsv", b"\t")])
 def test_csv_and_tsv_with_lossy_bytes_flag_only_that_row(tmp_path, fmt, sep):
-    body = b"instruction" + sep + b"output\n" + b"good" + sep + b"ok\n" + b"caf\xe9" + sep + b"ok\n" + b"fine" + sep + b"ok\n"
+    body = (
+        b"instruction"
+        + sep
+        + b"output\n"
+        + b"good"
+        + sep
+        + b"ok\n"
+        + b"caf\xe9"
+        + sep
+        + b"ok\n"
+        + b"fine"
+        + sep
+        + b"ok\n"
+    )
     (tmp_path / f"d.{fmt}").write_bytes(body)
     rows = read(tmp_path, f"d.{fmt}")
     assert [r.error for r in rows] == [None, "undecodable bytes (not UTF-8)", None]
@@ -140,7 +156,9 @@ def test_tsv_keeps_quotes_as_text(tmp_path):
 
 
 def test_parquet(tmp_path):
-    pl.DataFrame({"instruction": ["q1", "q2"], "output": ["a1", "a2"], "n": [1, 2]}).write_parquet(tmp_path / "d.parquet")
+    pl.DataFrame({"instruction": ["q1", "q2"], "output": ["a1", "a2"], "n": [1, 2]}).write_parquet(
+        tmp_path / "d.parquet"
+    )
     rows = read(tmp_path, "d.parquet")
     assert [(r.location, r.data) for r in rows] == [
         ("row 1", {"instruction": "q1", "output": "a1", "n": 1}),
@@ -176,6 +194,7 @@ def test_unknown_extension_without_format(tmp_path):
 
 def test_transient_errors_are_network_and_5xx_only(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # offline means: never retry (next test)
+
     class Response:
         def __init__(self, status):
             self.status_code = status

@@ -13,18 +13,26 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from report_fixture import HOSTILE, SAMPLE_DEDUP, large_run, sample_pairs, sample_rows, sample_run, write_run
 from typer.testing import CliRunner
 
-from pipeline.config import ContaminationConfig
-from pipeline.report_render import write_report
-from pipeline.review_ledger import ReviewLedger, apply_actions, apply_verdicts
-from report_fixture import HOSTILE, SAMPLE_DEDUP, large_run, sample_pairs, sample_rows, sample_run, write_run
+from pipeline.config.run_config import ContaminationConfig
+from pipeline.contamination.verdicts import apply_actions, apply_verdicts
+from pipeline.review.ledger import ReviewLedger
+from pipeline.review.render import write_report
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path(os.environ.get("CURATE_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts"
 
 
@@ -32,7 +40,9 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "reports" / "test-artifacts"
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}: scripts/test.sh installs Debian's `chromium` with apt-get")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
+    )
     with sync_api.sync_playwright() as driver:
         # Playwright gives each launch a fresh temporary profile (user data dir).
         chromium = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
@@ -55,7 +65,9 @@ class Report:
         self.page = context.new_page()
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else self.requests.append(r.url))
+        self.page.on(
+            "request", lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else self.requests.append(r.url)
+        )
         self.load_seconds = self.goto(path.as_uri() + hash_)
 
     def goto(self, url: str) -> float:
@@ -168,14 +180,17 @@ def test_keyboard_shortcuts_review_pairs_and_verdicts_survive_a_reload(context, 
     statuses = [r["status"] for r in report.rows()]
     assert statuses[1:4] == ["overridden *", "reviewed *", "new"]
     exported = report.page.evaluate("window.reviewExport()")
-    assert {v["row_key"]: v["verdict"] for v in exported["verdicts"]} == {"mathqa#0": "similar-but-different", "mathqa#1": "gray-area"}
+    assert {v["row_key"]: v["verdict"] for v in exported["verdicts"]} == {
+        "mathqa#0": "similar-but-different",
+        "mathqa#1": "gray-area",
+    }
     report.press("?")
     assert report.page.is_visible("#tab-help") and not report.page.is_visible("#tab-pairs")
     assert report.errors == []
 
 
 def test_a_verdict_round_trips_from_the_page_through_the_ledger_into_the_next_run(context, tmp_path):
-    from pipeline.cli import app
+    from pipeline.cli.main import app
 
     state = tmp_path / "state"
     run1 = sample_run(tmp_path / "run1", state_dir=state)
@@ -202,8 +217,14 @@ def test_a_verdict_round_trips_from_the_page_through_the_ledger_into_the_next_ru
     evidence_path = run2 / "stages" / "contamination" / "evidence.parquet"
     evidence = apply_actions(apply_verdicts(pl.read_parquet(evidence_path), ledger), ContaminationConfig().actions)
     evidence.write_parquet(evidence_path)
-    decided = {r["row_key"]: r for r in evidence.filter(pl.col("benchmark").is_in(["mmlu", "gsm8k"])).iter_rows(named=True)}
-    assert (decided["mathqa#0"]["category"], decided["mathqa#0"]["action"], decided["mathqa#0"]["review_status"]) == ("clean", "keep", "overridden")
+    decided = {
+        r["row_key"]: r for r in evidence.filter(pl.col("benchmark").is_in(["mmlu", "gsm8k"])).iter_rows(named=True)
+    }
+    assert (decided["mathqa#0"]["category"], decided["mathqa#0"]["action"], decided["mathqa#0"]["review_status"]) == (
+        "clean",
+        "keep",
+        "overridden",
+    )
     assert (decided["mathqa#1"]["category"], decided["mathqa#1"]["review_status"]) == ("gray-area", "stale")
     assert decided["mathqa#2"]["review_status"] == "new"
 

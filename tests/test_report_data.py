@@ -9,11 +9,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
-from pipeline.report_data import build_report_data
-from pipeline.report_render import render_html, report_markdown, write_report
-from pipeline.review_ledger import ReviewLedger
 from report_fixture import HOSTILE, Pair, Row, sample_run, write_run
+
+from pipeline.review.ledger import ReviewLedger
+from pipeline.review.render import render_html, report_markdown, write_report
+from pipeline.review.report_data import build_report_data
 
 
 @pytest.fixture
@@ -34,14 +34,18 @@ def test_pairs_carry_texts_evidence_and_the_unflagged_candidates(run):
     assert data.trains["mathqa#0"].output == "The remainder is 4."
     assert data.items[dup.benchmark_uid].answer == "4" and "D. 4" in data.items[dup.benchmark_uid].question
     # Every evidence column is shown, whatever its name; identity and decision columns are not evidence.
-    assert {"cosine_stem", "found_by", "normalized_exact", "numbers_only_in_train", "extracted_answer"} <= set(data.evidence_columns)
+    assert {"cosine_stem", "found_by", "normalized_exact", "numbers_only_in_train", "extracted_answer"} <= set(
+        data.evidence_columns
+    )
     assert not {"row_key", "benchmark_uid", "category", "cosine", "benchmark_question"} & set(data.evidence_columns)
     changed = by_row(data, "mathqa#2")
     assert changed.evidence[data.evidence_columns.index("numbers_only_in_train")] == "7"
 
 
 def test_an_unknown_evidence_column_is_rendered_generically(tmp_path):
-    pairs = [Pair(0, "gsm8k", "test:1", "What is 2 + 2?", "4", "duplicate", 0.95, evidence={"brand_new_score": 0.4242})]
+    pairs = [
+        Pair(0, "gsm8k", "test:1", "What is 2 + 2?", "4", "duplicate", 0.95, evidence={"brand_new_score": 0.4242})
+    ]
     run = write_run(tmp_path / "run", [Row("s", "What is 2 + 2?", "4")], pairs)
     data = build_report_data(run)
     assert data.pairs[0].evidence[data.evidence_columns.index("brand_new_score")] == 0.4242
@@ -64,8 +68,12 @@ def test_histogram_sensitivity_and_matrix_come_from_the_stored_scores(run):
     assert rows[0.9] == ([2, 1, 0, 0], 3, False)
 
     matrix = {(r.source, r.benchmark): r.counts for r in data.matrix}
-    assert matrix == {("mathqa", "gsm8k"): [0, 1, 1], ("mathqa", "mmlu"): [1, 0, 0],
-                      ("science", "arc_challenge"): [0, 1, 0], ("science", "mmlu"): [1, 0, 0]}
+    assert matrix == {
+        ("mathqa", "gsm8k"): [0, 1, 1],
+        ("mathqa", "mmlu"): [1, 0, 0],
+        ("science", "arc_challenge"): [0, 1, 0],
+        ("science", "mmlu"): [1, 0, 0],
+    }
 
 
 def test_funnel_provenance_dedup_and_calibration(run):
@@ -78,7 +86,9 @@ def test_funnel_provenance_dedup_and_calibration(run):
 
     groups = {g.stage: g for g in data.dedup_groups}
     semantic = groups["semantic_dedup"]
-    assert semantic.kept.row_key == "science#2" and [(r.row_key, r.score) for r in semantic.removed] == [("science#3", 0.91)]
+    assert semantic.kept.row_key == "science#2" and [(r.row_key, r.score) for r in semantic.removed] == [
+        ("science#3", 0.91)
+    ]
     assert groups["exact_dedup"].removed[0].score is None
     assert {d.stage: (d.removed, d.groups) for d in data.dedup} == {"exact_dedup": (1, 1), "semantic_dedup": (1, 1)}
 
@@ -92,13 +102,28 @@ def test_ledger_verdicts_change_category_action_matrix_and_status(run, tmp_path)
     data = build_report_data(run)
     dup = by_row(data, "mathqa#0")
     ledger = ReviewLedger.in_state_dir(tmp_path / "state")
-    ledger.import_verdicts({"reviewer": "ana", "verdicts": [
-        {"train_uid": dup.train_uid, "benchmark_uid": dup.benchmark_uid, "verdict": "similar-but-different", "note": "other numbers"},
-    ]})
+    ledger.import_verdicts(
+        {
+            "reviewer": "ana",
+            "verdicts": [
+                {
+                    "train_uid": dup.train_uid,
+                    "benchmark_uid": dup.benchmark_uid,
+                    "verdict": "similar-but-different",
+                    "note": "other numbers",
+                }
+            ],
+        }
+    )
     data = build_report_data(run, ledger)
     dup = by_row(data, "mathqa#0")
     assert (dup.suggested, dup.category, dup.status, dup.action, dup.note) == (
-        "duplicate", "similar-but-different", "overridden", "keep", "other numbers")
+        "duplicate",
+        "similar-but-different",
+        "overridden",
+        "keep",
+        "other numbers",
+    )
     assert {(r.source, r.benchmark): r.counts for r in data.matrix}[("mathqa", "mmlu")] == [0, 0, 1]
     assert data.review.counts == {"new": 4, "reviewed": 0, "overridden": 1, "stale": 0}
     # write_report finds the ledger through the run's config (state_dir) on its own.
@@ -110,10 +135,22 @@ def test_a_verdict_on_changed_text_is_reported_stale(run, tmp_path):
     data = build_report_data(run)
     dup = by_row(data, "mathqa#0")
     ledger = ReviewLedger.in_state_dir(tmp_path / "state")
-    ledger.import_verdicts({"reviewer": "ana", "verdicts": [
-        {"train_uid": "old-text-hash", "benchmark_uid": dup.benchmark_uid, "verdict": "clean",
-         "source": dup.source, "train_id": dup.train_id, "benchmark": dup.benchmark, "benchmark_id": dup.benchmark_id},
-    ]})
+    ledger.import_verdicts(
+        {
+            "reviewer": "ana",
+            "verdicts": [
+                {
+                    "train_uid": "old-text-hash",
+                    "benchmark_uid": dup.benchmark_uid,
+                    "verdict": "clean",
+                    "source": dup.source,
+                    "train_id": dup.train_id,
+                    "benchmark": dup.benchmark,
+                    "benchmark_id": dup.benchmark_id,
+                }
+            ],
+        }
+    )
     data = build_report_data(run, ledger)
     assert [(s.row_key, "training row's text changed" in s.reason) for s in data.review.stale] == [("mathqa#0", True)]
     assert by_row(data, "mathqa#0").category == "duplicate"  # back to the classifier's suggestion
@@ -185,7 +222,10 @@ def test_dataset_text_cannot_break_out_of_the_page(run):
 
 
 def test_the_template_escapes_what_it_renders(tmp_path):
-    rows = [Row("s", HOSTILE["textarea"] + HOSTILE["img"], "a"), Row("s", HOSTILE["textarea"] + HOSTILE["img"] + "!", "a")]
+    rows = [
+        Row("s", HOSTILE["textarea"] + HOSTILE["img"], "a"),
+        Row("s", HOSTILE["textarea"] + HOSTILE["img"] + "!", "a"),
+    ]
     run = write_run(tmp_path / "run", rows, [], [("semantic_dedup", 0, 1, 0.99)], name="{{ 7*7 }}")
     html = render_html(build_report_data(run))
     assert "&lt;/textarea&gt;&lt;b&gt;bold?&lt;/b&gt;&lt;img src=x" in html  # the largest group's kept text

@@ -8,24 +8,58 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.config import ContaminationConfig
-from pipeline.review_cli import review_app
-from pipeline.review_ledger import LedgerError, ReviewLedger, apply_actions, apply_verdicts
+from pipeline.cli.review import review_app
+from pipeline.config.run_config import ContaminationConfig
+from pipeline.contamination.verdicts import LedgerError, apply_actions, apply_verdicts
+from pipeline.review.ledger import ReviewLedger
 
 
-def pair(train_uid="t1", benchmark_uid="b1", category="duplicate", source="src", train_id="1", benchmark="mmlu", benchmark_id="q1"):
-    return {"train_uid": train_uid, "benchmark_uid": benchmark_uid, "category": category, "source": source,
-            "train_id": train_id, "benchmark": benchmark, "benchmark_id": benchmark_id, "row_key": f"{source}#{train_id}",
-            "action": "remove", "cosine": 0.9}
+def pair(
+    train_uid="t1",
+    benchmark_uid="b1",
+    category="duplicate",
+    source="src",
+    train_id="1",
+    benchmark="mmlu",
+    benchmark_id="q1",
+):
+    return {
+        "train_uid": train_uid,
+        "benchmark_uid": benchmark_uid,
+        "category": category,
+        "source": source,
+        "train_id": train_id,
+        "benchmark": benchmark,
+        "benchmark_id": benchmark_id,
+        "row_key": f"{source}#{train_id}",
+        "action": "remove",
+        "cosine": 0.9,
+    }
 
 
 def verdict(train_uid="t1", benchmark_uid="b1", verdict="clean", at="2026-01-01T10:00:00Z", **extra):
-    return {"train_uid": train_uid, "benchmark_uid": benchmark_uid, "verdict": verdict, "reviewed_at": at,
-            "suggested": "duplicate", "source": "src", "train_id": "1", "benchmark": "mmlu", "benchmark_id": "q1", **extra}
+    return {
+        "train_uid": train_uid,
+        "benchmark_uid": benchmark_uid,
+        "verdict": verdict,
+        "reviewed_at": at,
+        "suggested": "duplicate",
+        "source": "src",
+        "train_id": "1",
+        "benchmark": "mmlu",
+        "benchmark_id": "q1",
+        **extra,
+    }
 
 
 def page_export(*verdicts, reviewer="ana"):
-    return {"format": "platypus-curate-verdicts", "version": 1, "run": "demo", "reviewer": reviewer, "verdicts": list(verdicts)}
+    return {
+        "format": "platypus-curate-verdicts",
+        "version": 1,
+        "run": "demo",
+        "reviewer": reviewer,
+        "verdicts": list(verdicts),
+    }
 
 
 @pytest.fixture
@@ -37,7 +71,12 @@ def test_import_keeps_reviewer_time_and_note_and_export_round_trips(ledger, tmp_
     summary = ledger.import_verdicts(page_export(verdict(note="same problem, other numbers? no: same")))
     assert (summary.read, summary.added) == (1, 1)
     row = ledger.rows()[0]
-    assert (row["verdict"], row["reviewer"], row["reviewed_at"], row["note"]) == ("clean", "ana", "2026-01-01T10:00:00Z", "same problem, other numbers? no: same")
+    assert (row["verdict"], row["reviewer"], row["reviewed_at"], row["note"]) == (
+        "clean",
+        "ana",
+        "2026-01-01T10:00:00Z",
+        "same problem, other numbers? no: same",
+    )
     assert ledger.path == tmp_path / "state" / "review" / "ledger.sqlite"
 
     other = ReviewLedger(tmp_path / "other.sqlite")
@@ -80,30 +119,54 @@ def test_a_bad_verdict_file_is_one_line_naming_the_field(ledger, content, messag
 
 
 def test_apply_verdicts_sets_status_and_category():
-    pairs = pl.DataFrame([
-        pair("t1", "b1", "duplicate", train_id="1"),                   # verdict clean: overridden
-        pair("t2", "b1", "gray-area", train_id="2"),                   # verdict agrees: reviewed
-        pair("t3", "b1", "similar-but-different", train_id="3"),       # no verdict: new
-        pair("t4-new-text", "b1", "duplicate", train_id="4"),          # verdict on the old text: stale
-    ])
-    ledger = pl.DataFrame([
-        {**verdict("t1", "b1", "clean", train_id="1"), "reviewer": "ana", "note": "not the same question"},
-        {**verdict("t2", "b1", "gray-area", train_id="2"), "reviewer": "ana", "note": ""},
-        {**verdict("t4-old-text", "b1", "clean", train_id="4"), "reviewer": "bo", "note": ""},
-    ])
-    ledger = ledger.with_columns(pl.lit(None, pl.String).alias(c) for c in ("row_key", "run", "imported_at", "import_file"))
+    pairs = pl.DataFrame(
+        [
+            pair("t1", "b1", "duplicate", train_id="1"),  # verdict clean: overridden
+            pair("t2", "b1", "gray-area", train_id="2"),  # verdict agrees: reviewed
+            pair("t3", "b1", "similar-but-different", train_id="3"),  # no verdict: new
+            pair("t4-new-text", "b1", "duplicate", train_id="4"),  # verdict on the old text: stale
+        ]
+    )
+    ledger = pl.DataFrame(
+        [
+            {**verdict("t1", "b1", "clean", train_id="1"), "reviewer": "ana", "note": "not the same question"},
+            {**verdict("t2", "b1", "gray-area", train_id="2"), "reviewer": "ana", "note": ""},
+            {**verdict("t4-old-text", "b1", "clean", train_id="4"), "reviewer": "bo", "note": ""},
+        ]
+    )
+    ledger = ledger.with_columns(
+        pl.lit(None, pl.String).alias(c) for c in ("row_key", "run", "imported_at", "import_file")
+    )
     out = apply_verdicts(pairs, ledger)
     rows = {r["train_uid"]: r for r in out.iter_rows(named=True)}
-    assert [rows[t]["review_status"] for t in ("t1", "t2", "t3", "t4-new-text")] == ["overridden", "reviewed", "new", "stale"]
-    assert [rows[t]["category"] for t in ("t1", "t2", "t3", "t4-new-text")] == ["clean", "gray-area", "similar-but-different", "duplicate"]
+    assert [rows[t]["review_status"] for t in ("t1", "t2", "t3", "t4-new-text")] == [
+        "overridden",
+        "reviewed",
+        "new",
+        "stale",
+    ]
+    assert [rows[t]["category"] for t in ("t1", "t2", "t3", "t4-new-text")] == [
+        "clean",
+        "gray-area",
+        "similar-but-different",
+        "duplicate",
+    ]
     assert rows["t1"]["suggested_category"] == "duplicate" and rows["t1"]["review_note"] == "not the same question"
-    assert "training row's text changed" in rows["t4-new-text"]["stale_reason"] and "bo" in rows["t4-new-text"]["stale_reason"]
+    assert (
+        "training row's text changed" in rows["t4-new-text"]["stale_reason"]
+        and "bo" in rows["t4-new-text"]["stale_reason"]
+    )
     assert out.columns[: len(pairs.columns)] == pairs.columns
     # Applying again (a report over a run that already applied them) changes nothing.
     assert apply_verdicts(out, ledger).equals(out)
 
     actions = apply_actions(out, ContaminationConfig().actions)
-    assert dict(zip(actions["train_uid"], actions["action"])) == {"t1": "keep", "t2": "remove", "t3": "keep", "t4-new-text": "remove"}
+    assert dict(zip(actions["train_uid"], actions["action"])) == {
+        "t1": "keep",
+        "t2": "remove",
+        "t3": "keep",
+        "t4-new-text": "remove",
+    }
     assert dict(zip(actions["train_uid"], actions["review"]))["t3"] is True
 
 

@@ -9,12 +9,12 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from pipeline.config import KeepPolicy, SemanticDedupConfig
-from pipeline.pair_search import Pairs, brute_force_pairs
-from pipeline.schema import RECORD_SCHEMA
-from pipeline.semantic_dedup import Decision, decide, effective_rule, semantic_dedup
 from support import record
+
+from pipeline.config.run_config import KeepPolicy, SemanticDedupConfig
+from pipeline.embed.pair_search import Pairs, brute_force_pairs
+from pipeline.schema import RECORD_SCHEMA
+from pipeline.stages.semantic_dedup import Decision, decide, effective_rule, semantic_dedup
 
 
 def records(*outputs: str, source: str = "s") -> pl.DataFrame:
@@ -69,7 +69,7 @@ def test_pair_below_threshold_keeps_both():
 def test_evidence_holds_the_pairs_with_row_keys():
     recs = records("a", "bb", "ccc")
     result = semantic_dedup(recs, at_angles(0.0, 0.3, 2.0), CONFIG)
-    (left, right, cosine), = result.evidence.rows()
+    ((left, right, cosine),) = result.evidence.rows()
     assert (left, right) == ("s#0", "s#1")
     assert cosine == pytest.approx(math.cos(0.3), abs=1e-6)
 
@@ -148,7 +148,9 @@ def test_deciding_again_at_a_higher_threshold_removes_fewer_rows():
 
 
 def test_preset_overrides_threshold_inclusivity_and_keep_policy():
-    preset = effective_rule(SemanticDedupConfig(preset="platypus-notebook", min_cosine=0.95, inclusive=True), KeepPolicy.LONGEST_OUTPUT)
+    preset = effective_rule(
+        SemanticDedupConfig(preset="platypus-notebook", min_cosine=0.95, inclusive=True), KeepPolicy.LONGEST_OUTPUT
+    )
     assert (preset.min_cosine, preset.inclusive, preset.keep) == (0.7, False, KeepPolicy.FIRST_SEEN)
     assert preset.describe()["rule"] == "duplicate if cosine > 0.7"
 

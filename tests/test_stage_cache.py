@@ -8,18 +8,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.config import config_from_dict
-from pipeline.embedder import EmbeddingCache
-from pipeline.run_steps import StepOutput, key_for
-from pipeline.stage_cache import completed, run_cached, stage_key
-from pipeline.transient_errors import is_transient
+from pipeline.config.run_config import config_from_dict
+from pipeline.embed.embedder import EmbeddingCache
+from pipeline.io.retry import is_transient
+from pipeline.runs.cache import completed, run_cached, stage_key
+from pipeline.runs.keys import key_for
+from pipeline.runs.step_output import StepOutput
 
 
 def _config(tmp_path: Path, **extra):
     data = tmp_path / "rows.jsonl"
     if not data.exists():
         data.write_text('{"q": "What is 2 + 2?", "a": "4"}\n')
-    source = {"name": "s", "license": "mit", "local": {"path": str(data)}, "fields": {"instruction": "q", "output": "a"}}
+    source = {
+        "name": "s",
+        "license": "mit",
+        "local": {"path": str(data)},
+        "fields": {"instruction": "q", "output": "a"},
+    }
     return config_from_dict({"sources": [source], **extra}, tmp_path)
 
 
@@ -105,7 +111,7 @@ def test_a_resumed_embedding_computes_only_the_rest_in_the_same_chunks(tmp_path)
 
 def test_transient_failures_are_told_from_config_errors(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    from pipeline.config import ConfigError
+    from pipeline.config.run_config import ConfigError
 
     try:
         try:

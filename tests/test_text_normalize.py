@@ -7,7 +7,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.text_normalize import normalize_text, normalized_key, platypus_key
+from pipeline.text.normalize import normalize_text, normalized_key, platypus_key
 
 FAST = settings(max_examples=150, deadline=None)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.benchmarks import BenchmarkSpec, load_benchmark
-from pipeline.text_overlap import (
+from pipeline.contamination.benchmarks import BenchmarkSpec, load_benchmark
+from pipeline.text.overlap import (
     NgramIndex,
     differing_numbers,
     lm_eval_13gram_hit,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.word_diff import content_stems, key_details, tokenize, word_diff
+from pipeline.text.word_diff import content_stems, key_details, tokenize, word_diff
 
 
 def diff(train: str, bench: str):
@@ -10,14 +10,18 @@ def diff(train: str, bench: str):
 
 
 def test_framing_sentences_and_lines_around_the_question_are_not_changes():
-    d = diff("Answer the following question.\nQ: What happens if you eat a pomegranate?\nAnswer:",
-             "What happens if you eat a pomegranate?")
+    d = diff(
+        "Answer the following question.\nQ: What happens if you eat a pomegranate?\nAnswer:",
+        "What happens if you eat a pomegranate?",
+    )
     assert (d.changed_words, d.framing_words) == (0, 6)
 
 
 def test_text_attached_to_the_questions_own_sentence_is_a_change():
-    d = diff("How long would it take to drive across the country of Luxembourg?",
-             "How long would it take to drive across the country?")
+    d = diff(
+        "How long would it take to drive across the country of Luxembourg?",
+        "How long would it take to drive across the country?",
+    )
     assert d.changed_words == 2 and d.added == [["of", "Luxembourg?"]]
 
 

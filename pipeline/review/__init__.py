@@ -1,0 +1,1 @@
+"""The reviewers' side: the verdict ledger (SQLite) and the report built from a run directory."""

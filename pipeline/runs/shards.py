@@ -1,0 +1,98 @@
+"""Shards of the embedding and the pair search, for running on a cluster's workers.
+
+Embedding: `plan_embedding` freezes the cache's chunk plan for the texts not yet cached
+(`EmbeddingCache.plan`) into `stages/embed/plan.parquet`; shard k of n embeds chunks
+k, k+n, k+2n, ... and writes each to the shared embedding cache. The embed step then finds
+every text cached and assembles `vectors.npy`. The chunks are the ones the local runner
+embeds one after another, so each text is embedded in the same batch either way and the
+vectors are bit-identical.
+
+Pair search: shard k of n searches the pairs whose first row lies in its band of rows
+(`range_pairs(rows=...)`); bands are cut so each holds about the same share of the upper
+triangle. Pairs are re-scored in float64 per pair, so their union equals one process's.
+
+Both need the run directory and the state directory on a filesystem every worker sees.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from pipeline.io.atomic import atomic_path, write_parquet
+from pipeline.config.run_config import RunConfig
+from pipeline.embed.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text, load_vectors
+from pipeline.embed.pair_search import Pairs, range_pairs
+from pipeline.stages.semantic_dedup import effective_rule
+
+PLAN_SCHEMA = {"chunk": pl.Int64(), "hash": pl.String(), "text": pl.String()}
+
+
+def _texts(records_path: str) -> list[str]:
+    records = pl.read_parquet(records_path, columns=["instruction", "input"])
+    return [embedding_text(i, x) for i, x in zip(records["instruction"].to_list(), records["input"].to_list())]
+
+
+def _cache(config: RunConfig) -> EmbeddingCache:
+    embedder = SentenceTransformerEmbedder(config.embedding)
+    return EmbeddingCache(config.state_path() / "embeddings", embedder, config.embedding.chunk_size)
+
+
+def plan_embedding(config: RunConfig, run_dir: Path, records_path: str) -> tuple[str, int]:
+    """Write the chunks still to embed; returns (plan path, number of chunks)."""
+    chunks = _cache(config).plan(_texts(records_path))
+    rows = [(i, h, t) for i, chunk in enumerate(chunks) for h, t in chunk]
+    frame = pl.DataFrame(rows, schema=PLAN_SCHEMA, orient="row")
+    return str(write_parquet(Path(run_dir) / "stages" / "embed" / "plan.parquet", frame)), len(chunks)
+
+
+def embed_shard(config: RunConfig, plan_path: str, shard: int, shards: int) -> int:
+    """Embed this shard's chunks of the plan (those not cached yet); returns texts embedded."""
+    plan = pl.read_parquet(plan_path).filter(pl.col("chunk") % shards == shard)
+    if plan.height == 0:
+        return 0
+    cache = _cache(config)
+    done = 0
+    for (_,), chunk in plan.group_by(["chunk"], maintain_order=True):
+        pairs = list(zip(chunk["hash"].to_list(), chunk["text"].to_list()))
+        if cache.has([h for h, _ in pairs]):
+            continue  # a resumed shard: this chunk reached the cache before
+        cache.compute(pairs)
+        done += len(pairs)
+    return done
+
+
+def row_bands(n: int, shards: int) -> list[tuple[int, int]]:
+    """Cut rows 0..n into bands with about equal shares of the upper triangle."""
+    shards = max(1, shards)  # bands may be empty (fewer rows than shards): every shard index stays valid
+    cuts = [round(n * (1 - math.sqrt(1 - k / shards))) for k in range(shards + 1)]
+    cuts[-1] = n
+    return [(cuts[k], cuts[k + 1]) for k in range(shards)]
+
+
+def pair_shard(config: RunConfig, run_dir: Path, vectors_path: str, shard: int, shards: int) -> str:
+    """Search one band of rows; writes and returns `stages/semantic_dedup/shards/pairs-K-of-N.npz`."""
+    vectors = load_vectors(Path(vectors_path))
+    rule = effective_rule(config.dedup.semantic, config.dedup.keep)
+    lo, hi = row_bands(vectors.shape[0], shards)[shard]
+    semantic = config.dedup.semantic
+    pairs = range_pairs(vectors, threshold=rule.min_cosine, inclusive=rule.inclusive, backend=semantic.search, rows=(lo, hi),
+                        exact_max_rows=semantic.exact_max_rows)
+    target = Path(run_dir) / "stages" / "semantic_dedup" / "shards" / f"pairs-{shard:03d}-of-{shards:03d}.npz"
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, left=pairs.left, right=pairs.right, cosine=pairs.cosine)
+    return str(target)
+
+
+def read_pair_shards(files: list[str]) -> Pairs:
+    parts = []
+    for name in files:
+        with np.load(name) as data:
+            parts.append(Pairs(data["left"], data["right"], data["cosine"]))
+    if not parts:
+        return Pairs.empty()
+    return Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("left", "right", "cosine"))).sorted()

@@ -1,0 +1,1 @@
+"""The curation stages: pure functions from records to kept rows, dropped rows and evidence."""

@@ -1,0 +1,131 @@
+"""Word-level diff of a training prompt against a benchmark question: framing vs changes.
+
+What tells a copy from an edit (the Open-Platypus categories, arXiv 2308.07317) is which
+words changed. difflib aligns the two normalised word sequences (normalised as
+text_overlap.match_words does, plus LaTeX layout commands, `$` and word-joining hyphens
+set aside), and each unmatched span counts as changed, except text added before or after
+the benchmark question as a separate sentence or line ("Question:", "Answer:", "Solve
+the following problem.", an MMLU header, options after the stem): that is framing, not
+a change of the question. Text added inside the question's own sentence ("across the
+country of Luxembourg?") counts. From the changed spans come the key details: numbers
+that differ span by span (so "3 large and 5 small" -> "5 large and 3 small" shows) and
+content words (anything but function words).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from pipeline.text.overlap import normalize_for_match, number_tokens
+
+# English function words and option labels: a change confined to these keeps the question.
+FUNCTION_WORDS = frozenset(
+    """
+a an the this that these those it its is are was were be been being am do does did has have had
+of in on at to for from by with as into onto about over under than then so such and or but if when
+while where which what who whom whose why how there here i you he she we they me him her us them my
+your his our their will would shall should can could may might must also just very any some each
+every all both either one ones following question answer answers b c d e""".split()
+)
+_LATEX_LAYOUT = re.compile(
+    r"\\(?:left|right|[dt]?frac|cdot|times|displaystyle|mathrm|text|mbox|quad|qquad)(?![A-Za-z])|\\[,;:! ]"
+)
+_WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+_GLUE = re.compile(r"\\(?=[A-Za-z])")
+_SENTENCE_END = re.compile(r"[.?!:;]['\"”’)\]]*$")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Normalised words (as text_overlap.match_words gives them), each with its raw token
+    and whether a sentence or line ends right after it."""
+
+    words: list[str]
+    raw: list[str]
+    ends_sentence: list[bool]
+
+
+def tokenize(text: str) -> Tokens:
+    text = _LATEX_LAYOUT.sub(" ", unicodedata.normalize("NFKC", text))
+    text = _WORD_HYPHEN.sub(" ", text)  # "rock-climbing" and "rock climbing" are one wording
+    text = _GLUE.sub(r" \g<0>", text.replace("$", " "))  # "of$$\lceil" reads as "of", "lceil"
+    words, raw, ends = [], [], []
+    matches = list(re.finditer(r"\S+", text))
+    for m, match in enumerate(matches):
+        token = match.group()
+        gap = text[match.end() : matches[m + 1].start()] if m + 1 < len(matches) else "\n"
+        breaks = bool(_SENTENCE_END.search(token)) or "\n" in gap
+        parts = normalize_for_match(token).split()
+        if not parts:  # a lone "?" or "$": its break belongs to the word before it
+            if ends and breaks:
+                ends[-1] = True
+            continue
+        for k, part in enumerate(parts):
+            words.append(part)
+            raw.append(token)
+            ends.append(breaks and k == len(parts) - 1)
+    return Tokens(words, raw, ends)
+
+
+@dataclass(frozen=True)
+class WordDiff:
+    kept_words: int  # benchmark words found unchanged, in order
+    changed_words: int  # words replaced, removed or added inside the question
+    framing_words: int  # words added before or after it as separate sentences or lines
+    removed: list[list[str]]  # per changed span: the benchmark's raw tokens
+    added: list[list[str]]  # per changed span: the training text's raw tokens
+    spans: list[tuple[list[str], list[str]]]  # per changed span: (benchmark words, training words)
+
+
+def word_diff(train: Tokens, bench: Tokens) -> WordDiff:
+    """Align the training words with the benchmark's; see the module docstring."""
+    ops = difflib.SequenceMatcher(None, train.words, bench.words, autojunk=False).get_opcodes()
+    equal = [k for k, op in enumerate(ops) if op[0] == "equal"]
+    first, last = (equal[0], equal[-1]) if equal else (len(ops), -1)
+    changed = framing = 0
+    removed, added, spans = [], [], []
+    for k, (tag, i1, i2, j1, j2) in enumerate(ops):
+        if tag == "equal":
+            continue
+        if tag == "delete" and (k < first or k > last):  # training words the benchmark lacks, at an edge
+            boundary = train.ends_sentence[i2 - 1] if k < first else train.ends_sentence[i1 - 1]
+            if boundary or not equal:
+                framing += i2 - i1
+                continue
+        changed += max(i2 - i1, j2 - j1)
+        removed.append(bench.raw[j1:j2])
+        added.append(train.raw[i1:i2])
+        spans.append((bench.words[j1:j2], train.words[i1:i2]))
+    kept = sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag == "equal")
+    return WordDiff(kept, changed, framing, removed, added, spans)
+
+
+def key_details(diff: WordDiff) -> dict:
+    """Numbers and content words in the changed spans."""
+    only_train, only_bench = [], []
+    for bench_raw, train_raw in zip(diff.removed, diff.added):
+        a, b = number_tokens(" ".join(train_raw)), number_tokens(" ".join(bench_raw))
+        if a != b:
+            only_train += a
+            only_bench += b
+    content = [
+        w
+        for bench_words, train_words in diff.spans
+        for w in bench_words + train_words
+        if w not in FUNCTION_WORDS and not number_tokens(w)
+    ]
+    return {
+        "numbers_only_in_train": only_train,
+        "numbers_only_in_bench": only_bench,
+        "changed_content_words": len(content),
+        "removed_text": " | ".join(" ".join(r) for r in diff.removed),
+        "added_text": " | ".join(" ".join(a) for a in diff.added),
+    }
+
+
+def content_stems(words: list[str]) -> set[str]:
+    """Content words cut to five letters (truncation stemming: "pluralist", "pluralism")."""
+    return {w[:5] for w in words if w not in FUNCTION_WORDS and not number_tokens(w) and len(w) > 1}

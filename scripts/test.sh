@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# The browser tests (tests/test_report_browser.py) drive Debian's Chromium with Playwright;
+# The browser tests (tests/review/test_report_browser.py) drive Debian's Chromium with Playwright;
 # install it once where apt-get can (they skip, saying why, where it is still missing).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   as_root=()

@@ -1,7 +1,7 @@
 """Several LoRA adapters combined into one with weights (PEFT `add_weighted_adapter`).
 
 Which combinations are exact, i.e. give delta W = sum_i w_i * delta W_i with
-delta W_i = scaling_i * B_i A_i (checked in tests/test_lora_merge.py, and measured on
+delta W_i = scaling_i * B_i A_i (checked in tests/merging/test_lora_merge.py, and measured on
 every merge as `max_deviation`):
 
 - `cat`: exact. A and B are stacked (A_i pre-multiplied by w_i * scaling_i), so the

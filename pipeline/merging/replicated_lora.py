@@ -10,7 +10,7 @@ against a materialised model where every layer owns its weights). Training goes 
 
 The merge: PEFT's `merge_and_unload` adds each copy's delta B A into the base tensor the
 copies share, so every copy ends up with the sum of all their deltas, silently (tested in
-tests/test_merge_methods.py). Here the replicated layers are un-shared first (each copy
+tests/merging/test_registry.py). Here the replicated layers are un-shared first (each copy
 gets its own clone of the base tensors), then merged, and the merged model's logits must
 equal the unmerged PeftModel's on sample prompts within `tolerance` (fp32). The result is
 an ordinary deep model (48 layers for the recipe) in safetensors.

@@ -15,7 +15,7 @@ at 0 for each; `collate` then passes no attention mask, and transformers (>= 4.5
 derives a block-diagonal causal mask from the position resets (SDPA and eager) or
 variable-length kernels (FlashAttention 2), so packed examples never attend to each
 other. The first token of every example carries no label, so no example is trained to
-predict the next one's first token. `tests/test_finetune.py` checks that a packed row
+predict the next one's first token. `tests/training/test_lora.py` checks that a packed row
 gives the same logits as its examples run one by one.
 """
 

@@ -14,7 +14,7 @@ from tiny_llama import build_tiny_llama, perturbed_copy
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 LAYERS = 4
 LAYER_MAP = [[0, 3], [1, 4]]  # 6 layers: 0 1 2 1 2 3, layers 1-2 replicated
 

@@ -76,10 +76,6 @@ def make_row_key(source: str, source_row: int) -> str:
     return f"{source}#{source_row}"
 
 
-def empty_records() -> pl.DataFrame:
-    return pl.DataFrame(schema=RECORD_SCHEMA)
-
-
 def empty_dropped() -> pl.DataFrame:
     return pl.DataFrame(schema=DROPPED_SCHEMA)
 

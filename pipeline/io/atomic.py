@@ -1,11 +1,13 @@
 """Atomic writes: every file goes to a temporary name in the same folder and is renamed
-into place, so a reader (or a resumed run) never sees half a file."""
+into place, so a reader (or a resumed run) never sees half a file. A folder (a model, an
+adapter) is built in a staging folder beside its target and swapped in the same way."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +62,28 @@ def write_csv(path: str | Path, frame: pl.DataFrame) -> Path:
     with atomic_path(path) as tmp:
         frame.write_csv(tmp)
     return Path(path)
+
+
+def staging_folder(target: str | Path) -> Path:
+    """An empty folder beside `target` (`.<name>.tmp`) to build it in; what a killed run left there is removed."""
+    target = Path(target)
+    staging = target.parent / f".{target.name}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def swap_folder(staging: str | Path, target: str | Path) -> Path:
+    """Put the finished `staging` folder at `target`, replacing what was there. The old folder is
+    renamed aside first, so `target` holds either the old or the new folder, never a mix."""
+    staging, target = Path(staging), Path(target)
+    old = target.parent / f".{target.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def sha256_file(path: str | Path) -> str:

@@ -167,7 +167,6 @@ def _read_parquet(path: Path, fmt: str) -> Iterator[RawRow]:
         yield RawRow(str(path), f"row {index + 1}", row)
 
 
-_is_transient = is_transient  # the reader's retry rule is the flow's
 
 
 def read_hub(spec: HubSpec, retries: int = 3, backoff_s: float = 2.0) -> Iterator[RawRow]:
@@ -181,7 +180,7 @@ def read_hub(spec: HubSpec, retries: int = 3, backoff_s: float = 2.0) -> Iterato
             )
             break
         except Exception as exc:  # noqa: BLE001 - classified below, re-raised when not transient
-            if attempt < retries and _is_transient(exc):
+            if attempt < retries and is_transient(exc):
                 attempt += 1
                 log.warning("hub %s: transient error (%s), retry %d/%d", spec.id, type(exc).__name__, attempt, retries)
                 time.sleep(backoff_s * attempt)
@@ -190,7 +189,7 @@ def read_hub(spec: HubSpec, retries: int = 3, backoff_s: float = 2.0) -> Iterato
                 f"hub dataset {spec.id!r} ({spec.split}): {type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''}"
             )
-            error.transient = _is_transient(exc)  # retries ran out: the flow's task may still retry later
+            error.transient = is_transient(exc)  # retries ran out: the flow's task may still retry later
             raise error from None
     label = f"hub:{spec.id}" + (f"@{spec.revision}" if spec.revision else "")
     for index, row in enumerate(dataset):

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config.finetune import MergeSettings
-from pipeline.io.atomic import sha256_file, write_json
+from pipeline.io.atomic import sha256_file, staging_folder, swap_folder, write_json
 from pipeline.merging.adapter_combine import (
     EXACTNESS,
     adapter_ranks,
@@ -161,9 +159,7 @@ def _adapter_lineage(adapter: Adapter) -> dict:
 def _prepare_out(out: Path) -> Path:
     if out.exists() and any(out.iterdir()) and not (out / LINEAGE).is_file():
         raise AdapterMismatchError(f"--out {out}: exists and is not empty (and not an earlier merge's output)")
-    staging = out.parent / f".{out.name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    return staging
+    return staging_folder(out)
 
 
 def merge_adapters(
@@ -260,8 +256,7 @@ def merge_adapters(
         "outputs": {p.name: sha256_file(p) for p in sorted(staging.iterdir()) if p.is_file()},
     }
     write_json(staging / LINEAGE, lineage)
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(staging, out)
+    swap_folder(staging, out)
     return {
         "out": str(out),
         "max_abs_logit_diff": diff,

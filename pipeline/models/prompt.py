@@ -33,7 +33,6 @@ PROMPT_NO_INPUT = (
     "Write a response that appropriately completes the request.\n\n"
     "### Instruction:\n{instruction}\n\n### Response:\n"
 )
-RESPONSE_SPLIT = "### Response:"
 IGNORE = -100  # the label torch's cross-entropy skips
 
 

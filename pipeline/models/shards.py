@@ -19,7 +19,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pipeline.io.atomic import sha256_file, write_json
+from pipeline.io.atomic import sha256_file, staging_folder, swap_folder, write_json
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 NOT_COPIED = {"config.json", "model.safetensors.index.json", "merge_lineage.json"}
@@ -138,10 +138,7 @@ def staging_for(out: Path) -> Path:
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / "merge_lineage.json").is_file():
         raise MergeInputError(f"--out {out}: exists and is not empty (and not an earlier merge's output)")
-    staging = out.parent / f".{out.name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    return staging
+    return staging_folder(out)
 
 
 def copy_support_files(source: Path, staging: Path) -> list[str]:
@@ -160,5 +157,4 @@ def commit(staging: Path, out: Path, config: dict, lineage: dict) -> None:
     write_json(staging / "config.json", config)
     lineage["outputs"] = {p.name: sha256_file(p) for p in sorted(staging.iterdir()) if p.is_file()}
     write_json(staging / "merge_lineage.json", lineage)
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(staging, out)
+    swap_folder(staging, out)

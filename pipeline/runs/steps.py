@@ -305,7 +305,3 @@ def _stage_stats(step: StepOutput | None) -> dict:
         return {}
     skip = ("in", "kept", "dropped", "sources", "split_provenance")
     return {"details": {k: v for k, v in step.stats.items() if k not in skip}}
-
-
-def load_manifest(run_dir: Path) -> dict:
-    return json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))

@@ -18,7 +18,6 @@ from pipeline.stages.keep_policy import keep_rank
 from pipeline.text.normalize import normalized_key, platypus_key
 
 STAGE = "exact_dedup"
-GROUPS_SCHEMA = {"kept_key": pl.String(), "removed_key": pl.String(), "key_hash": pl.String()}
 
 
 def exact_dedup(

@@ -18,7 +18,6 @@ Output folder:
 from __future__ import annotations
 
 import logging
-import os
 import random
 import shutil
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from pipeline.config.finetune import FinetuneConfig
 from pipeline.config.run_config import ConfigError
-from pipeline.io.atomic import sha256_file, write_json
+from pipeline.io.atomic import sha256_file, staging_folder, swap_folder, write_json
 from pipeline.models.base import (
     BaseRef,
     check_target_modules,
@@ -244,12 +243,10 @@ def finetune(
     tokens = sum(len(r) for r in rows) * seen_rows / len(rows)  # the mean row length times rows seen
 
     adapter_dir = out / "adapter"
-    staging = out / ".adapter.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = staging_folder(adapter_dir)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    shutil.rmtree(adapter_dir, ignore_errors=True)
-    os.replace(staging, adapter_dir)
+    swap_folder(staging, adapter_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
     write_loss_csv(out / "loss.csv", curve)
     write_loss_svg(out / "loss.svg", curve, title=f"LoRA loss: {Path(dataset_ref.path).name} on {Path(ref.spec).name}")

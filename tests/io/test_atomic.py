@@ -8,7 +8,16 @@ import os
 import polars as pl
 import pytest
 
-from pipeline.io.atomic import atomic_path, sha256_file, write_json, write_jsonl, write_parquet, write_text
+from pipeline.io.atomic import (
+    atomic_path,
+    sha256_file,
+    staging_folder,
+    swap_folder,
+    write_json,
+    write_jsonl,
+    write_parquet,
+    write_text,
+)
 
 
 def leftovers(folder) -> list[str]:
@@ -106,3 +115,26 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     plain = tmp_path / "plain.txt"
     plain.write_text("x")
     assert oct(target.stat().st_mode & 0o777) == oct(plain.stat().st_mode & 0o777) == oct(0o666 & ~umask)
+
+
+def test_a_folder_is_built_in_staging_and_swapped_in_whole(tmp_path):
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "old.bin").write_text("old")
+    (tmp_path / ".model.tmp").mkdir()
+    (tmp_path / ".model.tmp" / "leftover").write_text("from a killed run")
+
+    staging = staging_folder(target)
+    assert staging == tmp_path / ".model.tmp" and not any(staging.iterdir())  # the killed run's files are gone
+    assert (target / "old.bin").read_text() == "old"  # the old folder stays readable while the new one is built
+    (staging / "new.bin").write_text("new")
+
+    swap_folder(staging, target)
+    assert sorted(p.name for p in target.iterdir()) == ["new.bin"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging or old folder left behind
+
+
+def test_swapping_into_a_missing_target_creates_it(tmp_path):
+    staging = staging_folder(tmp_path / "out" / "adapter")
+    (staging / "a").write_text("x")
+    assert (swap_folder(staging, tmp_path / "out" / "adapter") / "a").read_text() == "x"

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from pipeline.config.run_config import LocalSpec
-from pipeline.io.readers import SourceReadError, _is_transient, file_format, local_files, read_local
+from pipeline.io.readers import SourceReadError, file_format, local_files, read_local
+from pipeline.io.retry import is_transient
 
 
 def read(tmp_path, pattern: str, fmt: str | None = None):
@@ -203,12 +204,12 @@ def test_transient_errors_are_network_and_5xx_only(monkeypatch):
         def __init__(self, status):
             self.response = Response(status)
 
-    assert _is_transient(ConnectionError())
-    assert _is_transient(HTTPError(503)) and _is_transient(HTTPError(429))
-    assert not _is_transient(HTTPError(404))
-    assert not _is_transient(ValueError("bad config name"))
+    assert is_transient(ConnectionError())
+    assert is_transient(HTTPError(503)) and is_transient(HTTPError(429))
+    assert not is_transient(HTTPError(404))
+    assert not is_transient(ValueError("bad config name"))
 
 
-def test_nothing_is_transient_when_the_hub_is_offline_by_choice(monkeypatch):
+def test_nothingis_transient_when_the_hub_is_offline_by_choice(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert not _is_transient(ConnectionError("offline"))
+    assert not is_transient(ConnectionError("offline"))

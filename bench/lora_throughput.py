@@ -9,7 +9,7 @@ mean about 350 tokens, cut at the sequence length). Measured in the same process
 - baseline: what a plain script gets with library defaults: one example per row padded
   to the longest in its micro-batch (no packing), eager attention, `torch.optim.AdamW`
   (not fused), no compilation;
-- project: the path of `pipeline/lora_train.py` with `data.packing = true`: examples packed
+- project: the path of `pipeline/training/lora.py` with `data.packing = true`: examples packed
   into rows of the sequence length (`pipeline.models.prompt.pack_examples` / `collate`,
   position ids restarting per example, no attention across examples), SDPA (FlashAttention 2
   where `flash_attn` is installed), a larger micro-batch, fused AdamW, optionally torch.compile.
@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from pipeline.models.prompt import IGNORE, TokenizedExample, collate, pack_examples  # noqa: E402
+from pipeline.models.prompt import IGNORE, TokenizedExample, collate, pack_examples, tokenize_records  # noqa: E402
+from pipeline.training.dataset import read_alpaca  # noqa: E402
 
 SHAPES = {  # Llama-family shapes of public models, random weights
     "1b": dict(
@@ -90,9 +91,6 @@ def example_lengths(
     rng = random.Random(seed)
     if dataset and tokenizer:
         from transformers import AutoTokenizer
-
-        from pipeline.models.prompt import tokenize_records
-        from pipeline.training.dataset import read_alpaca
 
         rows = read_alpaca(Path(dataset))
         examples, _ = tokenize_records(AutoTokenizer.from_pretrained(tokenizer), rows, cutoff_len=10**9)

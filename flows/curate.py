@@ -1,9 +1,13 @@
-"""The curation flow: ingest -> keyword filter -> exact dedup -> embed -> semantic dedup
--> contamination check (when enabled) -> export -> report.
+"""The curation flow: the stages of `pipeline.stage.STAGES` that the config enables, in order
+(ingest -> keyword filter -> exact dedup -> embed -> pair search -> semantic dedup ->
+leak scores -> contamination), then finalize (export, manifest) -> report.
 
-Each task wraps one library step and passes paths and content hashes, never DataFrames.
+Each task wraps one library step (`pipeline.runs.steps.run_step`) and passes paths and content
+hashes, never DataFrames. Scoring stages (embed, pair search, leak scores) and deciding
+stages (semantic dedup, contamination) are separate tasks, so a changed threshold re-runs
+only the deciding ones.
 
-Caching: every stage task gets its key from `run_steps.key_for` (the stage's config and
+Caching: every stage task gets its key from `keys.key_for` (the stage's config slice and
 the content digests of its inputs, see `pipeline.runs.keys`). `StageCache` hands that key
 to Prefect only while the run directory still holds the stage's outputs as recorded, so
 an unchanged rerun shows every stage as Cached and rewrites nothing, while a deleted or
@@ -31,12 +35,15 @@ from prefect.cache_policies import NONE, CachePolicy
 from flows.runners import shard_resources
 from pipeline.config.run_config import RunConfig, load_config
 from pipeline.io.retry import is_transient
+from pipeline.run_dir import RunDir
 from pipeline.runs import cache as stage_cache
 from pipeline.runs import contamination_step as check_steps
 from pipeline.runs import shards as shard_steps
+from pipeline.runs import outputs as run_outputs
 from pipeline.runs import steps as run_steps
 from pipeline.runs.keys import key_for
 from pipeline.runs.step_output import StepOutput
+from pipeline.stage import STAGES
 
 
 @dataclass
@@ -65,96 +72,71 @@ def transient_only(task, task_run, state) -> bool:
     return isinstance(exc, BaseException) and is_transient(exc)
 
 
-def stage_task(name: str, stage: str, network: bool = False):
-    retry = {"retries": 2, "retry_delay_seconds": [10, 60], "retry_condition_fn": transient_only} if network else {}
-    return task(name=name, cache_policy=StageCache(stage=stage), persist_result=True, **retry)
+TRANSIENT_RETRIES = {"retries": 2, "retry_delay_seconds": [10, 60], "retry_condition_fn": transient_only}
+NETWORK_STAGES = ("ingest", "embed", "leak_scores")  # may read the hub (sources, the model, benchmarks)
 
 
-@stage_task("ingest", "ingest", network=True)
-def ingest_task(config: RunConfig, run_dir: str, key: str | None) -> StepOutput:
-    return run_steps.step_ingest(config, Path(run_dir), key)
+def stage_task(name: str, network: bool = False):
+    retry = TRANSIENT_RETRIES if network else {}
+    return task(name=name.replace("_", "-"), cache_policy=StageCache(stage=name), persist_result=True, **retry)
 
 
-@stage_task("keyword-filter", "keyword_filter")
-def keyword_filter_task(config: RunConfig, run_dir: str, records: str, key: str | None) -> StepOutput:
-    return run_steps.step_keyword_filter(config, Path(run_dir), records, key)
+def _stage_call(config: RunConfig, run_dir: str, stage: str, inputs: dict[str, StepOutput], key: str | None,
+                **extra: Any) -> StepOutput:
+    return run_steps.run_step(stage, config, run_dir, inputs, key, **extra)
 
 
-@stage_task("exact-dedup", "exact_dedup")
-def exact_dedup_task(config: RunConfig, run_dir: str, records: str, key: str | None) -> StepOutput:
-    return run_steps.step_exact_dedup(config, Path(run_dir), records, key)
+# One task per declared stage (pipeline.stage.STAGES), all running the one generic step runner.
+STAGE_TASKS = {s.name: stage_task(s.name, s.name in NETWORK_STAGES)(_stage_call) for s in STAGES}
 
 
-@task(name="embed-plan", cache_policy=NONE, retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=transient_only)
+@task(name="embed-plan", cache_policy=NONE, **TRANSIENT_RETRIES)
 def embed_plan_task(config: RunConfig, run_dir: str, records: str) -> tuple[str, int]:
-    return shard_steps.plan_embedding(config, Path(run_dir), records)
+    return shard_steps.plan_embedding(config, RunDir(run_dir), records)
 
 
-@task(
-    name="embed-shard", cache_policy=NONE, retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=transient_only
-)
+@task(name="embed-shard", cache_policy=NONE, **TRANSIENT_RETRIES)
 def embed_shard_task(config: RunConfig, plan: str, shard: int, shards: int) -> int:
     return shard_steps.embed_shard(config, plan, shard, shards)
 
 
-@stage_task("embed", "embed", network=True)
-def embed_task(config: RunConfig, run_dir: str, records: str, key: str | None) -> StepOutput:
-    return run_steps.step_embed(config, Path(run_dir), records, key)
-
-
 @task(name="pair-search-shard", cache_policy=NONE)
 def pair_shard_task(config: RunConfig, run_dir: str, vectors: str, shard: int, shards: int) -> str:
-    return shard_steps.pair_shard(config, Path(run_dir), vectors, shard, shards)
+    return shard_steps.pair_shard(config, RunDir(run_dir), vectors, shard, shards)
 
 
-@stage_task("semantic-dedup", "semantic_dedup")
-def semantic_dedup_task(
-    config: RunConfig, run_dir: str, records: str, vectors: str, key: str | None, pair_files: list[str] | None = None
-) -> StepOutput:
-    return run_steps.step_semantic_dedup(config, Path(run_dir), records, vectors, key, pair_files)
-
-
-@stage_task("contamination", "contamination", network=True)
-def contamination_task(
-    config: RunConfig, run_dir: str, records: str, embedded: str, vectors: str, key: str | None
-) -> StepOutput:
-    return check_steps.step_contamination(config, Path(run_dir), records, embedded, vectors, key)
-
-
-@stage_task("finalize", "finalize")
+@stage_task("finalize")
 def finalize_task(config: RunConfig, run_dir: str, steps: list[StepOutput], key: str | None) -> StepOutput:
-    return run_steps.finalize(config, Path(run_dir), steps, key)
+    return run_steps.finalize_step(config, run_dir, steps, key)
 
 
-@stage_task("report", "report")
+@stage_task("report")
 def report_task(config: RunConfig, run_dir: str, key: str | None) -> StepOutput:
-    return run_steps.step_report(config, Path(run_dir), key)
+    return run_steps.report_step(config, run_dir, key)
 
 
 def _sharded(config: RunConfig) -> bool:
     return config.execution.runner != "local" or config.execution.shard_count > 1
 
 
-def _embed(config: RunConfig, out_dir: str, records: str) -> StepOutput:
-    key = key_for("embed", config, out_dir, records)
-    if _sharded(config) and stage_cache.completed(Path(out_dir), "embed", key) is None:
-        plan, chunks = embed_plan_task(config, out_dir, records)
+def _shards_first(config: RunConfig, out_dir: str, stage: str, inputs: dict[str, StepOutput], key: str | None) -> dict:
+    """Before a sharded run's embed or pair search: its shards on the cluster. Returns extra step arguments."""
+    if not _sharded(config) or stage not in ("embed", "pair_search"):
+        return {}
+    if stage_cache.completed(Path(out_dir), stage, key) is not None:
+        return {}
+    if stage == "embed":
+        plan, chunks = embed_plan_task(config, out_dir, inputs["exact_dedup"].files["kept"])
         shards = min(config.execution.shard_count, max(chunks, 1))
         with shard_resources(config.execution):
             futures = [embed_shard_task.submit(config, plan, k, shards) for k in range(shards)]
         [f.result() for f in futures]  # every chunk is in the cache now
-    return embed_task(config, out_dir, records, key)
-
-
-def _semantic_dedup(config: RunConfig, out_dir: str, records: str, vectors: str) -> StepOutput:
-    key = key_for("semantic_dedup", config, out_dir, records, vectors)
-    pair_files = None
-    if _sharded(config) and stage_cache.completed(Path(out_dir), "semantic_dedup", key) is None:
-        shards = config.execution.shard_count
-        with shard_resources(config.execution):
-            futures = [pair_shard_task.submit(config, out_dir, vectors, k, shards) for k in range(shards)]
-        pair_files = [f.result() for f in futures]
-    return semantic_dedup_task(config, out_dir, records, vectors, key, pair_files)
+        return {}
+    shards = config.execution.shard_count
+    with shard_resources(config.execution):
+        futures = [pair_shard_task.submit(config, out_dir, inputs["embed"].files["vectors"], k, shards)
+                   for k in range(shards)]
+    return {"shard_files": [f.result() for f in futures]}
 
 
 @flow(name="curate", log_prints=True)
@@ -164,28 +146,18 @@ def curate_flow(config: RunConfig | str, out_dir: str | None = None) -> dict:
     if isinstance(config, str):
         config = load_config(config)  # a ConfigError fails the run at once, with its one-line message
     out_dir = str(Path(out_dir or Path("reports") / config.name).resolve())
-    run_steps.start_run(config, Path(out_dir))
-    steps = [ingest_task(config, out_dir, key_for("ingest", config, out_dir))]
-    records = steps[-1].files["kept"]
-    steps.append(keyword_filter_task(config, out_dir, records, key_for("keyword_filter", config, out_dir, records)))
-    records = steps[-1].files["kept"]
-    steps.append(exact_dedup_task(config, out_dir, records, key_for("exact_dedup", config, out_dir, records)))
-    if config.dedup.semantic.enabled or config.contamination.enabled:
-        embedded_records = steps[-1].files["kept"]
-        embedded = _embed(config, out_dir, embedded_records)
-        steps.append(embedded)
-        vectors = embedded.files["vectors"]
-        records = embedded_records
-        if config.dedup.semantic.enabled:
-            steps.append(_semantic_dedup(config, out_dir, embedded_records, vectors))
-            records = steps[-1].files["kept"]
-        if config.contamination.enabled:
-            key = key_for("contamination", config, out_dir, records, embedded_records, vectors)
-            steps.append(contamination_task(config, out_dir, records, embedded_records, vectors, key))
+    run_outputs.start_run(config, RunDir(out_dir))
+    done: dict[str, StepOutput] = {}
+    for stage, sources in run_steps.plan(config):
+        inputs = {wanted: done[source] for wanted, source in sources.items()}
+        key = key_for(stage.name, config, out_dir, *inputs.values())
+        extra = _shards_first(config, out_dir, stage.name, inputs, key)
+        done[stage.name] = STAGE_TASKS[stage.name](config, out_dir, stage.name, inputs, key, **extra)
+    steps = list(done.values())
     final = finalize_task(config, out_dir, steps, key_for("finalize", config, out_dir, *steps))
-    report_inputs = [final.files["manifest"]] + ([steps[-1]] if steps[-1].stage == "contamination" else [])
+    report_inputs = [final.files["manifest"], done.get("contamination")]
     report = report_task(config, out_dir, key_for("report", config, out_dir, *report_inputs))
-    run_steps.mark_success(config, Path(out_dir))
+    run_outputs.mark_success(config, RunDir(out_dir))
 
     create_table_artifact(
         key="curate-funnel", table=final.stats["stages"], description="Rows in and out of each stage"

@@ -15,6 +15,7 @@ from pipeline.cli import review, serve, train
 from pipeline.cli.common import fail, quiet_environment
 from pipeline.config.run_config import PROJECT_ROOT, ConfigError, config_from_dict, load_config
 from pipeline.contamination.benchmarks import BenchmarkError
+from pipeline.run_dir import RunDir
 from pipeline.runs.contamination_step import check_config
 from pipeline.runs.manifest import AccountingError
 from pipeline.stages.ingest import IngestError
@@ -99,7 +100,7 @@ def _run_flow(cfg, out_dir: Path) -> None:
     typer.echo(f"manifest:   {result['manifest']}")
     typer.echo(f"quarantine: {result['quarantine']}")
     typer.echo(f"report:     {result['report']}")
-    leaks = Path(result["run_dir"]) / "contamination" / "leaks.jsonl"
+    leaks = RunDir(result["run_dir"]).contamination / "leaks.jsonl"
     if leaks.exists():
         typer.echo(f"leaks:      {leaks}")
 

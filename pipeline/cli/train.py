@@ -1,5 +1,5 @@
-"""`curate finetune` and `curate merge`: thin commands over `lora_train`, `lora_merge`,
-`merge_overlap` and `merge_methods`.
+"""`curate finetune` and `curate merge`: thin commands over `training.lora`, `merging.lora_merge`,
+`merging.partner_overlap` and `merging.registry`.
 
 Exit codes as for the other commands: 2 when the config, the arguments, the dataset,
 the base model or the adapter do not fit (one line naming the problem); 1 when the run
@@ -117,7 +117,7 @@ def merge(
     """Merge LoRA adapters into BASE, check logits against base + adapter, save the merged model.
 
     With --method NAME --config RECIPE: build a model with a registered merge method instead
-    (pipeline/merge_methods.py; recipes in configs/recipes/)."""
+    (pipeline/merging/registry.py; recipes in configs/recipes/)."""
     if method is not None:
         if adapter or base or dataset:
             fail("--method runs a recipe: its sources come from --config, not --adapter/--base/--dataset", 2)

@@ -163,6 +163,9 @@ class ExactDedupConfig(Strict):
     key: Literal["normalized", "platypus_raw"] = "normalized"
 
 
+SEARCH_COSINE = 0.8  # the paper's threshold: pairs are searched and stored down to here at least
+
+
 class SemanticDedupConfig(Strict):
     enabled: bool = True
     # "platypus-notebook": greedy in file order, keep a row only if its cosine to every
@@ -170,6 +173,9 @@ class SemanticDedupConfig(Strict):
     preset: Literal["platypus-notebook"] | None = None
     min_cosine: float = Field(0.8, ge=-1.0, le=1.0)
     inclusive: bool = True  # a pair at exactly min_cosine is a duplicate
+    # Pairs are searched (and stored) at min(min_cosine, search_cosine): a later min_cosine at or
+    # above it re-decides from the stored pairs; a lower one searches again (a scoring setting).
+    search_cosine: float = Field(SEARCH_COSINE, ge=-1.0, le=1.0)
     # exact: torch (blockwise matmul), faiss (flat index); approximate: hnsw (re-scored, may miss
     # pairs, never adds one). auto: torch on CUDA; on CPU torch up to exact_max_rows rows, hnsw above.
     search: Literal["auto", "faiss", "torch", "hnsw"] = "auto"
@@ -197,7 +203,7 @@ class EmbeddingConfig(Strict):
     max_seq_length: int | None = Field(None, gt=0)
     fp16_on_cuda: bool = True
     # torch: the sentence-transformers model (on CUDA through the bucketed, tokenise-ahead loop of
-    # pipeline/fast_encode.py); onnx / onnx-int8: the same model exported to ONNX Runtime, CPU only,
+    # pipeline/embed/encode.py); onnx / onnx-int8: the same model exported to ONNX Runtime, CPU only,
     # int8 with dynamic quantisation. Each backend's vectors have their own cache fingerprint.
     backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
     # Texts are embedded in chunks of this many (longest first), each written to the cache
@@ -239,7 +245,7 @@ def _default_actions() -> dict[LeakCategory, CategoryAction]:
 
 
 class LeakRules(Strict):
-    """Thresholds of the leak classifier (pipeline/leak_classifier.py documents each rule)."""
+    """Thresholds of the leak classifier (pipeline/contamination/classifier.py documents each rule)."""
 
     # A near copy: at most this many words of the benchmark question replaced, removed or
     # added inside it (framing sentences and options around it do not count), and no
@@ -280,11 +286,18 @@ class ContaminationConfig(Strict):
     # Where the built-ins' local files are (shared/data layout); "" means the hub.
     data_root: str = "${SHARED_DATA:-}"
     min_cosine: float = Field(0.8, ge=-1.0, le=1.0)  # the paper's threshold for a flagged pair
+    # Every pair at or above min(min_cosine, search_cosine) is scored; below it, the closest top_k.
+    # Raising min_cosine above it re-decides from the stored scores without scoring again.
+    search_cosine: float = Field(SEARCH_COSINE, ge=-1.0, le=1.0)
     candidate_cosine: float = Field(0.6, ge=-1.0, le=1.0)  # how far below it candidates are gathered
     top_k: int = Field(5, gt=0)  # embedding candidates kept per training row and benchmark
     rules: LeakRules = Field(default_factory=LeakRules)
     judge: JudgeConfig | None = None  # optional; off unless configured
     actions: dict[LeakCategory, CategoryAction] = Field(default_factory=_default_actions)
+
+    def searched_at(self) -> float:
+        """The cosine down to which every candidate pair is scored."""
+        return min(self.min_cosine, self.search_cosine)
 
 
 class ExecutionConfig(Strict):

@@ -164,7 +164,8 @@ def find_leak_candidates(
     if n_train == 0 or n_bench == 0:
         return pl.DataFrame(schema=CANDIDATE_SCHEMA)
     names = benchmarks["benchmark"].to_list()
-    floor = min(config.candidate_cosine, config.min_cosine)
+    searched_at = config.searched_at()  # every pair above it is kept, so any min_cosine above it can re-decide
+    floor = min(config.candidate_cosine, searched_at)
 
     found: dict[tuple[int, int], set[str]] = defaultdict(set)
     by_embedding = _embedding_pairs(train_vectors, bench_vectors_stem, floor)
@@ -184,9 +185,9 @@ def find_leak_candidates(
     left = np.array([t for t, _ in pairs], dtype=np.int64)
     right = np.array([b for _, b in pairs], dtype=np.int64)
     best = _best_cosine(train_vectors, bench_vectors_stem, bench_vectors_full, bench_vectors_tail, left, right)[-1]
-    # Every pair at or above min_cosine stays; the band below it is capped per row and benchmark.
-    above = {p for p, c in zip(pairs, best.tolist()) if c >= config.min_cosine}
-    band = {p: c for p, c in zip(pairs, best.tolist()) if c < config.min_cosine}
+    # Every pair at or above the search threshold stays; the band below it is capped per row and benchmark.
+    above = {p for p, c in zip(pairs, best.tolist()) if c >= searched_at}
+    band = {p: c for p, c in zip(pairs, best.tolist()) if c < searched_at}
     for pair in above | _top_k(band, names, config.top_k):
         found[pair].add("embedding")
 

@@ -4,17 +4,18 @@ Open-Platypus (arXiv 2308.07317) removed training questions that leak benchmark 
 questions, and graded each leak: duplicate, gray-area, similar-but-different. This
 stage scores first and decides second:
 
-1. candidates (leak_candidates): every pair at or above `min_cosine` (range search),
+1. candidates (contamination.candidates): every pair at or above `min_cosine` (range search),
    the closest few down to `candidate_cosine`, exact matches and 13/8-gram overlaps,
    against the stem, the stem with options and (optionally) a passage item's question;
-2. evidence (leak_evidence): cosines, n-gram coverage, lexical similarity, the word
+2. evidence (contamination.evidence): cosines, n-gram coverage, lexical similarity, the word
    diff and its changed details, answer agreement - stored per pair;
-3. decision (leak_classifier): transparent rules give each pair a category and the
+3. decision (contamination.classifier): transparent rules give each pair a category and the
    rule that decided it; a row's verdict is a duplicate pair if it has one, else its
    closest flagged pair. Review-ledger verdicts, where given, override pair by pair.
 
 `decide_leaks` runs step 3 alone on a stored evidence frame, so a changed threshold
-re-decides without re-embedding. Rows whose verdict's action is "remove"
+re-decides without re-embedding or re-scoring (pipeline.runs keeps the scores in their own stage,
+`leak_scores`; deciding below the cosine they were scored at is refused). Rows whose verdict's action is "remove"
 (`ContaminationConfig.actions`; by default duplicate and gray-area) are dropped with
 the benchmark item that caused it. The evidence frame holds every candidate pair,
 clean ones included (category "clean", action "keep"): the leaks are its non-clean
@@ -91,14 +92,22 @@ def decide_leaks(
     config: ContaminationConfig,
     verdicts: pl.DataFrame | None = None,
     judged: pl.DataFrame | None = None,
+    *,
+    searched_at: float | None = None,
 ) -> StageResult:
     """Classify stored pairs (from `score_pairs`, or a previous run's evidence) and split the rows.
 
     `verdicts` (the review ledger's frame) override the classifier pair by pair, so the
     rows removed follow the reviewers; each pair keeps its `suggested_category`. `judged`
-    (leak_judge.judge_pairs) re-grades gray-area pairs first; a failed judge call leaves a
-    pair as the rules decided and lists it for review.
+    (contamination.judge.judge_pairs) re-grades gray-area pairs first; a failed judge call leaves a
+    pair as the rules decided and lists it for review. `searched_at` is the cosine `scored` was
+    scored at (`ContaminationConfig.searched_at`): deciding below it is refused.
     """
+    if searched_at is not None and config.min_cosine < searched_at:
+        raise ValueError(
+            f"contamination.min_cosine {config.min_cosine:g} is below {searched_at:g}, the cosine the stored "
+            "pairs were scored at: score them again (pairs below it were not all kept)"
+        )
     decided = ("category", "rule", "action", "review", "reported", "judge_category", "judge_status", "judge_reason")
     stored = scored.drop([c for c in decided if c in scored.columns])
     classified = apply_judgements(classify_leaks(stored, config.rules, config.min_cosine), judged)
@@ -153,6 +162,19 @@ def decide_leaks(
     return StageResult(STAGE, kept=kept, dropped=dropped, evidence=evidence, stats=stats).check(train)
 
 
+def restrict_scores(scored: pl.DataFrame, train: pl.DataFrame) -> pl.DataFrame:
+    """The scored pairs of `train`'s rows (scored may cover a superset), with `train_index` into `train`.
+    A row's candidates and evidence depend on that row alone, so this equals scoring `train` itself."""
+    position = pl.DataFrame(
+        {"row_key": train["row_key"], "_position": np.arange(train.height, dtype=np.int64)},
+        schema={"row_key": pl.String(), "_position": pl.Int64()},
+    )
+    kept = scored.join(position, on="row_key", how="inner", maintain_order="left")
+    return kept.with_columns(pl.col("_position").cast(scored.schema["train_index"]).alias("train_index")).drop(
+        "_position"
+    )
+
+
 def contamination_check(
     train: pl.DataFrame,
     train_vectors: np.ndarray,
@@ -169,7 +191,7 @@ def contamination_check(
     `train` has RECORD_SCHEMA, row-aligned with `train_vectors` (instruction + input
     embedded); the benchmark vectors are row-aligned with `benchmarks` (stem, stem with
     options, and optionally the question lines of passage-based items from
-    `leak_candidates.tail_vectors`), all from the same embedder.
+    `candidates.tail_vectors`), all from the same embedder.
     """
     if len(train_vectors) != train.height:
         raise ValueError(f"{len(train_vectors)} vectors for {train.height} training rows")
@@ -178,7 +200,7 @@ def contamination_check(
     scored = score_pairs(
         train, train_vectors, benchmarks, bench_vectors_stem, bench_vectors_full, config, bench_vectors_tail
     )
-    return decide_leaks(train, scored, config, verdicts)
+    return decide_leaks(train, scored, config, verdicts, searched_at=config.searched_at())
 
 
 def leaks_only(pairs: pl.DataFrame) -> pl.DataFrame:

@@ -7,7 +7,7 @@ The categories are Open-Platypus's (arXiv 2308.07317, section 2.3):
   a negation, the quantity asked), so the answer differs;
 - clean: anything else.
 
-The rules read only columns that leak_evidence stored, so changing a threshold in
+The rules read only columns that contamination.evidence stored, so changing a threshold in
 `LeakRules` (or `min_cosine`) re-decides without re-embedding or re-scoring. They are
 tried in order and the first that matches names the category and itself (`rule`).
 "Answer" is answer agreement (same / different / unknown); a near copy has at most

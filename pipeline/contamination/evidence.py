@@ -9,11 +9,11 @@ is compared as its stem, as its stem with options (a copy may keep, drop, re-let
 shuffle the options) and, for a passage-based item, as its question line alone.
 Similarity measures take the best of these (lm-eval's 13-gram and an 8-gram coverage in
 both directions, longest common n-gram, token Jaccard, word-sequence ratio; see
-text_overlap); the word diff is read against the text it changes least ("compared_with").
+pipeline.text.overlap); the word diff is read against the text it changes least ("compared_with").
 
 The word diff (word_diff) tells a copy from an edit: how many words of the question
 changed, which numbers and content words. Answer agreement compares the training
-output's final answer with the gold one (answer_extract); free-text answers are also
+output's final answer with the gold one (pipeline.text.answers); free-text answers are also
 compared by the gold answer's content words, and a bare option letter is marked with
 whether the prompt shows the gold option.
 """

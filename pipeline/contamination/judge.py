@@ -1,6 +1,6 @@
 """An optional LLM judge for gray-area leaks, over an OpenAI-compatible chat endpoint.
 
-The rules (leak_classifier) are sure of duplicates and of answer changes they can read;
+The rules (contamination.classifier) are sure of duplicates and of answer changes they can read;
 gray-area is where a second opinion pays. When `contamination.judge` is configured,
 each gray-area pair is sent once to the endpoint (OpenAI, or a local server such as
 vLLM or llama.cpp that speaks the same protocol) with the training prompt and output

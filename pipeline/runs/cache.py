@@ -22,10 +22,11 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pipeline.io.atomic import sha256_file, write_json
 from pipeline.runs.step_output import StepOutput
@@ -73,7 +74,13 @@ def stage_key(stage: str, config_part: Any, inputs: dict[str, str | None], run_d
     if any(value is None for value in inputs.values()):
         return None
     blob = json.dumps(
-        {"stage": stage, "code": code_fingerprint(), "config": config_part, "inputs": inputs, "run_dir": str(Path(run_dir).resolve())},
+        {
+            "stage": stage,
+            "code": code_fingerprint(),
+            "config": config_part,
+            "inputs": inputs,
+            "run_dir": str(Path(run_dir).resolve()),
+        },
         sort_keys=True,
         default=str,
     )
@@ -92,7 +99,7 @@ def _output_files(files: dict[str, str]) -> list[Path]:
 
 
 def seal(run_dir: Path, step, key: str | None) -> None:
-    """Record a finished step (a `run_steps.StepOutput`) and its key in `stages/<stage>/_COMPLETE`."""
+    """Record a finished step (a `StepOutput`) and its key in `stages/<stage>/_COMPLETE`."""
     files = {str(p): [p.stat().st_size, p.stat().st_mtime_ns] for p in _output_files(step.files) if p.exists()}
     write_json(Path(run_dir) / "stages" / step.stage / MARKER, {"key": key, "step": asdict(step), "written": files})
 

@@ -1,12 +1,19 @@
-"""The contamination step's I/O edge: load benchmarks, embed them (cached), run the check,
-write `contamination/` in the run directory.
+"""The contamination stages' I/O edge: score (`leak_scores`), then decide (`contamination`).
 
-Outputs:
+`leak_scores` loads the benchmarks, embeds them (cached), and scores every candidate pair
+of every embedded training row (exact dedup's kept rows, the rows `embed` has vectors for)
+against them: `stages/leak_scores/scores.parquet`, with the cosine it searched at in its
+stats. It reads no threshold above that, no rule, action or verdict, so changing those
+reuses it; and because it scores the rows before semantic dedup, a changed dedup threshold
+reuses it too (a row's candidates depend on that row alone).
+
+`contamination` keeps the scores of the rows still in the run, classifies them, asks the
+optional judge, applies the reviewers' verdicts and the per-category actions, and writes:
     contamination/leaks.parquet, leaks.jsonl   one row per flagged (training row, benchmark item) pair
     contamination/matrix.csv                   counts: source x benchmark x category
     contamination/flagged_items.json           per benchmark, the item ids a leak touched (score a clean subset)
     contamination/split_provenance.json        sources derived from an evaluation split
-    stages/contamination/                      kept, dropped, evidence (all candidate pairs), stats
+    stages/contamination/                      kept, dropped, evidence (all candidate pairs, decided), stats
 """
 
 from __future__ import annotations
@@ -17,22 +24,29 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipeline.io.atomic import write_csv, write_json, write_jsonl, write_parquet
-from pipeline.contamination.benchmarks import BUILTIN_BENCHMARKS, benchmark_specs, load_benchmark
 from pipeline.config.run_config import RunConfig, config_from_dict, expand_env
-from pipeline.contamination.check import contamination_check, decide_leaks, flagged_items, leak_matrix, leaks_only, score_pairs
+from pipeline.contamination.benchmarks import BUILTIN_BENCHMARKS, benchmark_specs, load_benchmark
+from pipeline.contamination.candidates import tail_vectors
+from pipeline.contamination.check import (
+    decide_leaks,
+    flagged_items,
+    leak_matrix,
+    leaks_only,
+    restrict_scores,
+    score_pairs,
+)
 from pipeline.contamination.classifier import classify_leaks
 from pipeline.contamination.judge import judge_pairs
-from pipeline.embed.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text, load_vectors
-from pipeline.contamination.candidates import tail_vectors
-from pipeline.runs.progress import progress
-from pipeline.review.ledger import ReviewLedger
-from pipeline.runs.steps import write_stage_result
 from pipeline.contamination.split_provenance import split_provenance
-from pipeline.runs.cache import run_cached
+from pipeline.embed.embedder import embedding_cache, embedding_text, load_vectors
+from pipeline.io.atomic import write_csv, write_json, write_jsonl, write_parquet
+from pipeline.review.ledger import ReviewLedger
+from pipeline.run_dir import RunDir
+from pipeline.runs.outputs import finish_step, write_stage_result
+from pipeline.runs.progress import progress
+from pipeline.runs.step_output import StepOutput
 
 log = logging.getLogger(__name__)
-STAGE = "contamination"
 
 
 def load_all_benchmarks(config: RunConfig) -> pl.DataFrame:
@@ -48,41 +62,53 @@ def row_aligned_vectors(records: pl.DataFrame, embedded_keys: list[str], vectors
     return vectors[[position[key] for key in records["row_key"].to_list()]]
 
 
-def step_contamination(config: RunConfig, run_dir: Path, records_path: str, embedded_path: str, vectors_path: str,
-                       key: str | None = None):
-    compute = lambda: _contamination(config, Path(run_dir), records_path, embedded_path, vectors_path)  # noqa: E731
-    return run_cached(run_dir, STAGE, key, compute)
-
-
-def _contamination(config: RunConfig, run_dir: Path, records_path: str, embedded_path: str, vectors_path: str):
-    records = pl.read_parquet(records_path)
-    embedded_keys = pl.read_parquet(embedded_path, columns=["row_key"])["row_key"].to_list()
-    train_vectors = row_aligned_vectors(records, embedded_keys, load_vectors(Path(vectors_path), mmap=False))
+def leak_scores(config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutput]) -> StepOutput:
+    """Score: every candidate pair of the embedded rows against the benchmarks, with its evidence."""
+    records = pl.read_parquet(inputs["exact_dedup"].path("kept"))
+    vectors = load_vectors(inputs["embed"].path("vectors"), mmap=False)
+    if len(vectors) != records.height:
+        raise ValueError(f"{len(vectors)} vectors for {records.height} embedded rows")
     benchmarks = load_all_benchmarks(config)
     log.info("contamination: %d training rows against %d benchmark items", records.height, benchmarks.height)
-
-    embedder = SentenceTransformerEmbedder(config.embedding)
-    cache = EmbeddingCache(config.state_path() / "embeddings", embedder, config.embedding.chunk_size)
+    cache = embedding_cache(config.embedding, config.state_path())
     with progress("embedding benchmarks", 2 * benchmarks.height, unit="texts") as advance:
         stems = cache.encode(benchmarks["question"].to_list(), progress=advance)
         full = cache.encode(benchmarks["question_with_choices"].to_list(), progress=advance)
     tails = tail_vectors(benchmarks, cache.encode, stems.shape[1])  # question lines of passage-based items
+    scored = score_pairs(records, vectors, benchmarks, stems, full, config.contamination, tails)
+    stats = {
+        "rows": records.height,
+        "candidate_pairs": scored.height,
+        "searched_at": config.contamination.searched_at(),
+        "benchmarks": {name: int(n) for name, n in benchmarks.group_by("benchmark").len().iter_rows()},
+        "benchmark_embeddings": cache.describe(),
+        "run": {"benchmark_embeddings": cache.counts()},
+    }
+    return finish_step(run_dir, "leak_scores", {"scores": write_parquet(run_dir.leak_scores, scored)}, stats)
 
+
+def contamination(config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutput]) -> StepOutput:
+    """Decide: classify the stored scores of the rows still in the run, apply verdicts and actions."""
+    records_step = inputs["semantic_dedup"]
+    records = pl.read_parquet(records_step.path("kept"))
+    scores_step = inputs["leak_scores"]
+    scored = restrict_scores(pl.read_parquet(scores_step.path("scores")), records)
+    searched_at = scores_step.stats["searched_at"]
     ledger = ReviewLedger.existing(config.state_path())
     verdicts = ledger.frame() if ledger is not None else None
-    if config.contamination.judge is None:
-        result = contamination_check(records, train_vectors, benchmarks, stems, full, config.contamination, verdicts,
-                                     bench_vectors_tail=tails)
-    else:  # score, ask the judge about the gray-area pairs (I/O, here at the edge), then decide
-        scored = score_pairs(records, train_vectors, benchmarks, stems, full, config.contamination, tails)
+    judged = None
+    if config.contamination.judge is not None:  # ask the judge about the gray-area pairs (I/O, here at the edge)
         first = classify_leaks(scored, config.contamination.rules, config.contamination.min_cosine)
-        texts = {uid: (embedding_text(i, x), o) for uid, i, x, o in records.select("uid", "instruction", "input", "output").iter_rows()}
+        rows = records.select("uid", "instruction", "input", "output").iter_rows()
+        texts = {uid: (embedding_text(i, x), o) for uid, i, x, o in rows}
         judged = judge_pairs(first, texts, config.contamination.judge, config.state_path())
-        log.info("judge: %d gray-area pairs graded, %d failed", judged.height, int((judged["judge_status"] == "error").sum()))
-        result = decide_leaks(records, scored, config.contamination, verdicts, judged)
+        failed = int((judged["judge_status"] == "error").sum())
+        log.info("judge: %d gray-area pairs graded, %d failed", judged.height, failed)
+    result = decide_leaks(records, scored, config.contamination, verdicts, judged, searched_at=searched_at)
     leaks = leaks_only(result.evidence) if result.evidence is not None else pl.DataFrame()
-    folder = run_dir / "contamination"
-    provenance = split_provenance(config.sources, sorted(set(benchmarks["benchmark"].to_list())))
+    folder = run_dir.contamination
+    benchmarks = scores_step.stats["benchmarks"]
+    provenance = split_provenance(config.sources, sorted(benchmarks))
     outputs = {
         "leaks": write_parquet(folder / "leaks.parquet", leaks),
         "leaks_jsonl": write_jsonl(folder / "leaks.jsonl", leaks.to_dicts()),
@@ -92,23 +118,12 @@ def _contamination(config: RunConfig, run_dir: Path, records_path: str, embedded
     }
     for warning in provenance:
         log.warning(warning["message"])
-    result.stats.update(
-        {
-            "benchmarks": {name: int(n) for name, n in benchmarks.group_by("benchmark").len().iter_rows()},
-            "leaks": leaks.height,
-            "split_provenance": provenance,
-            "benchmark_embeddings": cache.describe(),
-            "run": {"benchmark_embeddings": cache.counts()},
-        }
-    )
+    result.stats.update({"benchmarks": benchmarks, "leaks": leaks.height, "split_provenance": provenance})
     return write_stage_result(run_dir, result, records.height, outputs)
 
 
 def check_config(
-    train_file: Path,
-    benchmarks: list[str],
-    base: RunConfig | None = None,
-    data_root: str | None = None,
+    train_file: Path, benchmarks: list[str], base: RunConfig | None = None, data_root: str | None = None
 ) -> RunConfig:
     """The RunConfig that `curate check` runs: the file as the only source, no filter, no dedup."""
     data = base.model_dump(mode="json") if base is not None else {}
@@ -116,7 +131,10 @@ def check_config(
     for item in benchmarks:
         name, _, path = item.partition("=")
         if name not in BUILTIN_BENCHMARKS:
-            raise ValueError(f"--benchmark {item}: unknown benchmark {name!r} (built-ins: {', '.join(BUILTIN_BENCHMARKS)}; custom ones go in a config)")
+            raise ValueError(
+                f"--benchmark {item}: unknown benchmark {name!r} "
+                f"(built-ins: {', '.join(BUILTIN_BENCHMARKS)}; custom ones go in a config)"
+            )
         spec = {"name": name, "builtin": name}
         if path:
             spec["local_path"] = str(Path(path).resolve())
@@ -149,11 +167,17 @@ def check_config(
 
 def leak_table(run_dir: Path, limit: int = 500) -> list[dict]:
     """The leaks of a run as table rows for the Prefect artifact (highest cosine first, at most `limit`)."""
-    path = Path(run_dir) / "contamination" / "leaks.parquet"
+    path = RunDir(run_dir).leaks
     if not path.is_file():
         return []
     leaks = pl.read_parquet(path)
     if leaks.is_empty():
         return []
     columns = ["row_key", "benchmark", "benchmark_id", "category", "rule", "action", "cosine"]
-    return leaks.sort("cosine", descending=True).head(limit).select(columns).with_columns(pl.col("cosine").round(4)).to_dicts()
+    return (
+        leaks.sort("cosine", descending=True)
+        .head(limit)
+        .select(columns)
+        .with_columns(pl.col("cosine").round(4))
+        .to_dicts()
+    )

@@ -1,35 +1,36 @@
 """What each stage's cache key is made of: the config it reads and the content it reads.
 
-One function per stage returns `(config_part, inputs)` for `stage_cache.stage_key`. The
-config part is the slice of `RunConfig` the stage's output depends on, so changing the
-export description re-runs export but not embedding. Inputs are content digests: the
-sha256 recorded by earlier stages for their files, and, for what the stages read from
-outside the run directory, the digests of source files, keyword lists, benchmark files
-and the review ledger. Where an input's content cannot be known offline (a hub dataset
-with no pinned revision) its digest is None and the stage is not cached.
+The config part is the slice of `RunConfig` the stage declares in the registry
+(`pipeline.stage.STAGES`, `Stage.reads`), plus a few values derived from the config that
+its output depends on (the embedding model's identity and device; the cosine a scoring
+stage searches at). Scoring stages read only what changes scores; thresholds, the keep
+policy, actions and the review ledger are read by the deciding stages alone, so a changed
+threshold re-runs only those.
+
+The inputs are content digests: the files and stats of the steps a stage reads, and, for
+what it reads from outside the run directory, the digests of source files, keyword lists,
+benchmark files and the review ledger. Where an input's content cannot be known offline
+(a hub dataset with no pinned revision) its digest is None and the stage is not cached.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from pipeline.config.run_config import RunConfig, expand_env
-import json
-
 from pipeline.contamination.benchmarks import BenchmarkError, benchmark_specs, hub_revision, local_benchmark_path
 from pipeline.embed.embedder import resolve_model
 from pipeline.io.readers import SourceReadError, local_files
 from pipeline.review.ledger import LEDGER_FILE
 from pipeline.runs.cache import file_digest, path_digest, stage_key
 from pipeline.runs.step_output import StepOutput
+from pipeline.stage import BY_NAME
 from pipeline.stages.keyword_filter import keyword_file
+from pipeline.stages.semantic_dedup import search_threshold
 
 Part = tuple[Any, dict[str, str | None]]
-
-
-def _dump(model) -> Any:
-    return model.model_dump(mode="json") if model is not None else None
 
 
 def source_digest(config: RunConfig, source) -> str | None:
@@ -44,47 +45,15 @@ def source_digest(config: RunConfig, source) -> str | None:
     return f"hub:{source.hub.id}@{source.hub.revision}" if source.hub.revision else None
 
 
-def ingest_part(config: RunConfig) -> Part:
-    part = {"sources": [_dump(s) for s in config.sources], "ingest": _dump(config.ingest), "prefer": config.prefer}
-    return part, {f"source:{s.name}": source_digest(config, s) for s in config.sources}
-
-
-def keyword_part(config: RunConfig, records_digest: str) -> Part:
-    folder = config.keywords_path()
-    rules, lists = {}, {}
-    for source in config.sources:
-        rule = source.keyword_filter
-        if rule is not None and rule.enabled:
-            rules[source.name] = _dump(rule)
-            for name in rule.lists:
-                lists[f"keywords:{name}"] = path_digest(keyword_file(folder, name))
-    return rules, {"records": records_digest, **lists}
-
-
-def exact_part(config: RunConfig, records_digest: str) -> Part:
-    dedup = config.dedup
-    return {"exact": _dump(dedup.exact), "keep": dedup.keep.value, "priority": dedup.source_priority}, {"records": records_digest}
-
-
 def embedding_identity(config: RunConfig) -> dict:
-    """The model, its settings and the device it will run on: vectors differ across devices."""
-    import torch
+    """The model and the device it will run on: vectors differ across devices."""
+    import torch  # only here: a key that needs no device does not pay for importing torch
 
     _, identity = resolve_model(config.embedding.model)
     device = config.embedding.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    return {"embedding": _dump(config.embedding), "model": identity, "device": device}
-
-
-def embed_part(config: RunConfig, records_digest: str) -> Part:
-    return embedding_identity(config), {"records": records_digest}
-
-
-def semantic_part(config: RunConfig, records_digest: str, vectors_digest: str) -> Part:
-    dedup = config.dedup
-    part = {"semantic": _dump(dedup.semantic), "keep": dedup.keep.value, "priority": dedup.source_priority}
-    return part, {"records": records_digest, "vectors": vectors_digest}
+    return {"model": identity, "device": device}
 
 
 def benchmark_digests(config: RunConfig) -> dict[str, str | None]:
@@ -107,37 +76,57 @@ def ledger_digest(config: RunConfig) -> str:
     return path_digest(config.state_path() / LEDGER_FILE)  # "missing" before the first import
 
 
-def contamination_part(config: RunConfig, records_digest: str, embedded_digest: str, vectors_digest: str) -> Part:
-    part = {"contamination": _dump(config.contamination), **embedding_identity(config)}
-    inputs = {"records": records_digest, "embedded": embedded_digest, "vectors": vectors_digest, "ledger": ledger_digest(config)}
-    return part, {**inputs, **benchmark_digests(config)}
-
-
-def finalize_part(config: RunConfig, step_digests: dict[str, str]) -> Part:
-    # The manifest records the whole config (state_dir and execution too), so any change to it re-runs finalize (cheap).
-    return config.model_dump(mode="json", exclude={"config_dir"}), step_digests
-
-
-def report_part(config: RunConfig, manifest_digest: str, contamination_digest: str | None = None) -> Part:
-    inputs = {"manifest": manifest_digest, "ledger": ledger_digest(config), "contamination": contamination_digest or "-"}
-    return {"config": config.fingerprint(), "state_dir": str(config.state_path())}, inputs
-
-
-def key_for(stage: str, config: RunConfig, run_dir: Path | str, *inputs: str | StepOutput) -> str | None:
-    """The cache key of `stage` given its input files (paths) or input steps (their digests)."""
-    digests = [json.dumps({"files": i.digests, "stats": i.stats}, sort_keys=True, default=str) if isinstance(i, StepOutput)
-               else file_digest(Path(i)) for i in inputs]
-    parts = {
-        "ingest": ingest_part,
-        "keyword_filter": keyword_part,
-        "exact_dedup": exact_part,
-        "embed": embed_part,
-        "semantic_dedup": semantic_part,
-        "contamination": contamination_part,
-        "report": report_part,
+def keyword_digests(config: RunConfig) -> dict[str, str]:
+    folder = config.keywords_path()
+    return {
+        f"keywords:{name}": path_digest(keyword_file(folder, name))
+        for source in config.sources
+        if source.keyword_filter is not None and source.keyword_filter.enabled
+        for name in source.keyword_filter.lists
     }
+
+
+def extra_part(stage: str, config: RunConfig) -> Part:
+    """(derived config values, outside inputs) of `stage`, beyond its declared config slice."""
+    if stage == "ingest":
+        return {}, {f"source:{s.name}": source_digest(config, s) for s in config.sources}
+    if stage == "keyword_filter":
+        return {}, keyword_digests(config)
+    if stage == "embed":
+        return embedding_identity(config), {}
+    if stage == "pair_search":
+        return {"searched_at": search_threshold(config.dedup.semantic, config.dedup.keep)}, {}
+    if stage == "leak_scores":
+        derived = {"searched_at": config.contamination.searched_at(), **embedding_identity(config)}
+        return derived, benchmark_digests(config)
+    if stage == "contamination":
+        return {}, {"ledger": ledger_digest(config)}
+    return {}, {}
+
+
+def stage_part(stage: str, config: RunConfig) -> Part:
+    dumped = config.model_dump(mode="json")
     if stage == "finalize":
-        part, named = finalize_part(config, {f"step{i}": d for i, d in enumerate(digests)})
-    else:
-        part, named = parts[stage](config, *digests)
-    return stage_key(stage, part, named, Path(run_dir))
+        # The manifest records the whole config (state_dir and execution too): any change re-runs finalize (cheap).
+        return config.model_dump(mode="json", exclude={"config_dir"}), {}
+    if stage == "report":
+        return {"config": config.fingerprint(), "state_dir": str(config.state_path())}, {
+            "ledger": ledger_digest(config)
+        }
+    derived, outside = extra_part(stage, config)
+    return {**BY_NAME[stage].config_slice(dumped), **derived}, outside
+
+
+def input_digest(value: str | Path | StepOutput | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, StepOutput):
+        return json.dumps({"files": value.digests, "stats": value.stats}, sort_keys=True, default=str)
+    return file_digest(Path(value))
+
+
+def key_for(stage: str, config: RunConfig, run_dir: Path | str, *inputs: str | Path | StepOutput | None) -> str | None:
+    """The cache key of `stage` given the steps (or files) it reads."""
+    part, outside = stage_part(stage, config)
+    named = {f"step{i}": input_digest(value) for i, value in enumerate(inputs)}
+    return stage_key(stage, part, {**named, **outside}, Path(run_dir))

@@ -18,16 +18,12 @@ from pipeline.io.atomic import sha256_file
 from pipeline.stage import STAGE_ORDER
 
 
-
 class AccountingError(RuntimeError):
     """Rows were lost or double-counted between ingest and export."""
 
 
 def account(
-    rows_read: dict[str, int],
-    quarantine: pl.DataFrame,
-    removed: pl.DataFrame,
-    exported: pl.DataFrame,
+    rows_read: dict[str, int], quarantine: pl.DataFrame, removed: pl.DataFrame, exported: pl.DataFrame
 ) -> dict[str, dict]:
     """Per source: read, quarantined, removed by stage and reason, exported. Raises if they don't add up."""
     funnel: dict[str, dict] = {}
@@ -50,7 +46,8 @@ def account(
         total = entry["exported"] + entry["removed_total"] + entry["quarantined"]
         if total != read:
             problems.append(
-                f"{source}: {read} read != {entry['exported']} exported + {entry['removed_total']} removed + {entry['quarantined']} quarantined"
+                f"{source}: {read} read != {entry['exported']} exported + {entry['removed_total']} removed + "
+                f"{entry['quarantined']} quarantined"
             )
     stray = set(q_counts) | set(e_counts) | set(removed["source"].unique().to_list())
     stray -= set(rows_read)
@@ -72,7 +69,10 @@ def funnel_markdown(funnel: dict[str, dict], stages: list[dict]) -> str:
     lines += ["", "| source | read | quarantined | removed | exported |", "|---|---:|---:|---:|---:|"]
     for source, entry in funnel.items():
         detail = ", ".join(f"{stage}: {sum(r.values())}" for stage, r in entry["removed"].items()) or "-"
-        lines.append(f"| {source} | {entry['read']} | {entry['quarantined']} | {entry['removed_total']} ({detail}) | {entry['exported']} |")
+        lines.append(
+            f"| {source} | {entry['read']} | {entry['quarantined']} | {entry['removed_total']} ({detail}) "
+            f"| {entry['exported']} |"
+        )
     return "\n".join(lines)
 
 

@@ -7,8 +7,8 @@ step ends only its log lines remain.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from tqdm.auto import tqdm
 

@@ -9,7 +9,8 @@ vectors are bit-identical.
 
 Pair search: shard k of n searches the pairs whose first row lies in its band of rows
 (`range_pairs(rows=...)`); bands are cut so each holds about the same share of the upper
-triangle. Pairs are re-scored in float64 per pair, so their union equals one process's.
+triangle. Pairs are re-scored in float64 per pair, so their union equals one process's;
+the `pair_search` step gathers the shards into its `pairs.parquet`.
 
 Both need the run directory and the state directory on a filesystem every worker sees.
 """
@@ -22,13 +23,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipeline.io.atomic import atomic_path, write_parquet
 from pipeline.config.run_config import RunConfig
-from pipeline.embed.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text, load_vectors
-from pipeline.embed.pair_search import Pairs, range_pairs
-from pipeline.stages.semantic_dedup import effective_rule
+from pipeline.embed.embedder import EmbeddingCache, embedding_cache, embedding_text, load_vectors
+from pipeline.embed.pair_search import Pairs
+from pipeline.io.atomic import write_parquet
+from pipeline.run_dir import RunDir
+from pipeline.stages.semantic_dedup import find_pairs, search_threshold
 
 PLAN_SCHEMA = {"chunk": pl.Int64(), "hash": pl.String(), "text": pl.String()}
+PAIRS_SCHEMA = {"left": pl.Int64(), "right": pl.Int64(), "cosine": pl.Float64()}
 
 
 def _texts(records_path: str) -> list[str]:
@@ -37,16 +40,15 @@ def _texts(records_path: str) -> list[str]:
 
 
 def _cache(config: RunConfig) -> EmbeddingCache:
-    embedder = SentenceTransformerEmbedder(config.embedding)
-    return EmbeddingCache(config.state_path() / "embeddings", embedder, config.embedding.chunk_size)
+    return embedding_cache(config.embedding, config.state_path())
 
 
-def plan_embedding(config: RunConfig, run_dir: Path, records_path: str) -> tuple[str, int]:
+def plan_embedding(config: RunConfig, run_dir: RunDir, records_path: str) -> tuple[str, int]:
     """Write the chunks still to embed; returns (plan path, number of chunks)."""
     chunks = _cache(config).plan(_texts(records_path))
     rows = [(i, h, t) for i, chunk in enumerate(chunks) for h, t in chunk]
     frame = pl.DataFrame(rows, schema=PLAN_SCHEMA, orient="row")
-    return str(write_parquet(Path(run_dir) / "stages" / "embed" / "plan.parquet", frame)), len(chunks)
+    return str(write_parquet(run_dir.embed_plan, frame)), len(chunks)
 
 
 def embed_shard(config: RunConfig, plan_path: str, shard: int, shards: int) -> int:
@@ -73,26 +75,27 @@ def row_bands(n: int, shards: int) -> list[tuple[int, int]]:
     return [(cuts[k], cuts[k + 1]) for k in range(shards)]
 
 
-def pair_shard(config: RunConfig, run_dir: Path, vectors_path: str, shard: int, shards: int) -> str:
-    """Search one band of rows; writes and returns `stages/semantic_dedup/shards/pairs-K-of-N.npz`."""
+def pairs_frame(pairs: Pairs) -> pl.DataFrame:
+    return pl.DataFrame({"left": pairs.left, "right": pairs.right, "cosine": pairs.cosine}, schema=PAIRS_SCHEMA)
+
+
+def read_pairs(path: str | Path, threshold: float | None, inclusive: bool = True) -> Pairs:
+    frame = pl.read_parquet(path)
+    return Pairs(frame["left"].to_numpy(), frame["right"].to_numpy(), frame["cosine"].to_numpy(), threshold, inclusive)
+
+
+def pair_shard(config: RunConfig, run_dir: RunDir, vectors_path: str, shard: int, shards: int) -> str:
+    """Search one band of rows; writes and returns `stages/pair_search/shards/pairs-K-of-N.parquet`."""
     vectors = load_vectors(Path(vectors_path))
-    rule = effective_rule(config.dedup.semantic, config.dedup.keep)
-    lo, hi = row_bands(vectors.shape[0], shards)[shard]
-    semantic = config.dedup.semantic
-    pairs = range_pairs(vectors, threshold=rule.min_cosine, inclusive=rule.inclusive, backend=semantic.search, rows=(lo, hi),
-                        exact_max_rows=semantic.exact_max_rows)
-    target = Path(run_dir) / "stages" / "semantic_dedup" / "shards" / f"pairs-{shard:03d}-of-{shards:03d}.npz"
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, left=pairs.left, right=pairs.right, cosine=pairs.cosine)
-    return str(target)
+    band = row_bands(vectors.shape[0], shards)[shard]
+    pairs = find_pairs(vectors, config.dedup.semantic, config.dedup.keep, rows=band)
+    return str(write_parquet(run_dir.pair_shard(shard, shards), pairs_frame(pairs)))
 
 
-def read_pair_shards(files: list[str]) -> Pairs:
-    parts = []
-    for name in files:
-        with np.load(name) as data:
-            parts.append(Pairs(data["left"], data["right"], data["cosine"]))
+def read_pair_shards(files: list[str], config: RunConfig) -> Pairs:
+    threshold = search_threshold(config.dedup.semantic, config.dedup.keep)
+    parts = [read_pairs(name, threshold) for name in files]
     if not parts:
-        return Pairs.empty()
-    return Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("left", "right", "cosine"))).sorted()
+        return Pairs.empty(threshold)
+    merged = (np.concatenate([getattr(p, f) for p in parts]) for f in ("left", "right", "cosine"))
+    return Pairs(*merged, threshold, True).sorted()

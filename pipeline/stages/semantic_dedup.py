@@ -13,7 +13,10 @@ C for a row it barely resembles). With `first_seen` order and a strict 0.7 thres
 this is exactly the Platypus notebook's greedy pass ("keep a row only if its cosine to
 every row kept so far is <= 0.7"), the `platypus-notebook` preset.
 
-Raising the threshold re-decides from the stored pairs without re-embedding.
+Pairs are searched at `search_threshold` (the rule's cosine, or `search_cosine` if lower)
+and record it: a rule at or above it re-decides from the stored pairs without searching
+or embedding again (in a run: the `pair_search` stage is reused, only this one re-runs);
+a rule below it is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.config.run_config import KeepPolicy, SemanticDedupConfig
-from pipeline.embed.pair_search import EXACT_MAX_ROWS, Pairs, range_pairs
+from pipeline.embed.pair_search import Pairs, range_pairs
 from pipeline.schema import as_records, mark_dropped
 from pipeline.stage import StageResult
 from pipeline.stages.keep_policy import keep_rank
@@ -53,16 +56,28 @@ def effective_rule(config: SemanticDedupConfig, keep: KeepPolicy) -> Decision:
     return Decision(config.min_cosine, config.inclusive, keep, None)
 
 
+def search_threshold(config: SemanticDedupConfig, keep: KeepPolicy) -> float:
+    """The cosine pairs are searched at: the rule's, or `search_cosine` where that is lower, so a
+    later, higher `min_cosine` re-decides from the stored pairs."""
+    return min(effective_rule(config, keep).min_cosine, config.search_cosine)
+
+
 def find_pairs(
-    vectors: np.ndarray, rule: Decision, backend: str = "auto", progress=None, exact_max_rows: int = EXACT_MAX_ROWS
+    vectors: np.ndarray,
+    config: SemanticDedupConfig,
+    keep: KeepPolicy = KeepPolicy.LONGEST_OUTPUT,
+    progress=None,
+    rows: tuple[int, int] | None = None,
 ) -> Pairs:
+    """Score: every pair at or above `search_threshold` (a shard of them with `rows`)."""
     return range_pairs(
         vectors,
-        threshold=rule.min_cosine,
-        inclusive=rule.inclusive,
-        backend=backend,
+        threshold=search_threshold(config, keep),
+        inclusive=True,
+        backend=config.search,
         progress=progress,
-        exact_max_rows=exact_max_rows,
+        rows=rows,
+        exact_max_rows=config.exact_max_rows,
     )
 
 
@@ -99,9 +114,9 @@ def greedy_keep(n: int, ranks: np.ndarray, pairs: Pairs) -> tuple[np.ndarray, np
 def decide(
     records: pl.DataFrame, pairs: Pairs, rule: Decision, source_priority: list[str] | None = None
 ) -> StageResult:
-    """Apply the rule to stored pairs (indices into `records`); pairs below the rule are ignored."""
-    mask = pairs.cosine >= rule.min_cosine if rule.inclusive else pairs.cosine > rule.min_cosine
-    pairs = Pairs(pairs.left[mask], pairs.right[mask], pairs.cosine[mask])
+    """Decide: apply the rule to stored pairs (indices into `records`); pairs below the rule are ignored.
+    Pairs searched at a higher cosine than the rule's cannot decide it: that raises (ValueError)."""
+    pairs = pairs.at(rule.min_cosine, rule.inclusive)
     ranks = keep_rank(records, rule.keep, source_priority).to_numpy()
     kept, partner, partner_cos = greedy_keep(records.height, ranks, pairs)
     keys = records["row_key"]
@@ -156,9 +171,6 @@ def semantic_dedup(
         raise ValueError(f"{vectors.shape[0]} vectors for {records.height} records")
     if not config.enabled or records.height == 0:
         return StageResult(STAGE, kept=as_records(records)).check(records)
-    rule = effective_rule(config, keep)
     if pairs is None:
-        pairs = find_pairs(
-            vectors, rule, backend=config.search, progress=progress, exact_max_rows=config.exact_max_rows
-        )
-    return decide(records, pairs, rule, source_priority)
+        pairs = find_pairs(vectors, config, keep, progress)
+    return decide(records, pairs, effective_rule(config, keep), source_priority)

@@ -5,7 +5,7 @@ the MLP projections, the Alpaca template, loss on the response only, cosine sche
 with warm-up, AdamW. It runs on the transformers `Trainer` with fixed seeds (the LoRA
 initialisation, the data order, dropout); bf16 on a GPU that has it, fp32 on CPU;
 optional 8/4-bit base loading (bitsandbytes), gradient checkpointing and packing
-(`pipeline/alpaca_prompt.py`).
+(`pipeline/models/prompt.py`).
 
 Output folder:
     adapter/        adapter_model.safetensors, adapter_config.json, the tokenizer

@@ -25,7 +25,10 @@ from support import CURATE, PROJECT, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 SOURCES = ("arith_word_problems", "physics_qa")
-STAGES = ("ingest", "keyword-filter", "exact-dedup", "embed", "semantic-dedup", "contamination", "finalize", "report")
+STAGES = (
+    "ingest", "keyword-filter", "exact-dedup", "embed", "pair-search", "semantic-dedup", "leak-scores", "contamination",
+    "finalize", "report",
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +126,7 @@ def test_a_change_reruns_only_the_stages_that_depend_on_it(small):
     edited.write_text(yaml.safe_dump(data))
     small["run"](out, tmp / "state-a", config_path=edited)
     states = _task_states(small["api"], out)
-    for stage in ("ingest", "keyword-filter", "exact-dedup", "embed", "semantic-dedup", "contamination"):
+    for stage in STAGES[:-2]:
         assert states[stage] in ("Cached", "Completed") and _reused(out, stage), stage
     assert "A new description." in (out / "dataset" / "README.md").read_text()
     # A new row in one source: ingest and everything after it re-run, but only the new text is embedded.
@@ -146,6 +149,26 @@ def test_a_change_reruns_only_the_stages_that_depend_on_it(small):
     assert (
         manifest["totals"]["read"] == json.loads((small["first"] / "manifest.json").read_text())["totals"]["read"] + 1
     )
+
+
+def test_a_changed_threshold_reruns_only_the_deciding_stages(small):
+    """Score, then decide: a higher min_cosine re-decides from the stored pairs and scores."""
+    tmp, data = small["tmp"], dict(small["data"])
+    out = tmp / "run-rethreshold"
+    shutil.copytree(small["first"], out)
+    small["run"](out, tmp / "state-a")
+    data["dedup"] = {**data["dedup"], "semantic": {**data["dedup"].get("semantic", {}), "min_cosine": 0.85}}
+    data["contamination"] = {**data["contamination"], "min_cosine": 0.85}
+    edited = tmp / "configs" / "small-085.yaml"
+    edited.write_text(yaml.safe_dump(data))
+    small["run"](out, tmp / "state-a", config_path=edited)
+    for stage in ("ingest", "keyword-filter", "exact-dedup", "embed", "pair-search", "leak-scores"):
+        assert _reused(out, stage), stage  # the scores were not computed again
+    for stage in ("semantic-dedup", "contamination"):
+        assert not _reused(out, stage), stage
+    semantic = json.loads((out / "stages" / "semantic_dedup" / "stats.json").read_text())
+    first = json.loads((small["first"] / "stages" / "semantic_dedup" / "stats.json").read_text())
+    assert semantic["rule"] == "duplicate if cosine >= 0.85" and semantic["dropped"] < first["dropped"]
 
 
 def _reused(out: Path, stage: str) -> bool:
@@ -194,7 +217,7 @@ def test_dask_cluster_gives_the_local_runners_outputs(small):
     small["run"](out, tmp / "state-dask", "--runner", "dask", "--workers", "2")
     states = _task_states(small["api"], out)
     assert states.get("embed-shard") == "Completed" and states.get("pair-search-shard") == "Completed"
-    assert (out / "stages" / "semantic_dedup" / "shards" / "pairs-001-of-002.npz").exists()
+    assert (out / "stages" / "pair_search" / "shards" / "pairs-001-of-002.parquet").exists()
     assert _comparable(out) == _comparable(small["first"])
 
 

@@ -133,8 +133,10 @@ def test_flow_tasks_retry_only_transient_failures(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     from prefect.states import Failed
 
-    from flows.curate import ingest_task, transient_only
+    from flows.curate import STAGE_TASKS, transient_only
 
+    ingest_task = STAGE_TASKS["ingest"]
     assert ingest_task.retries == 2 and ingest_task.retry_condition_fn is transient_only
+    assert STAGE_TASKS["semantic_dedup"].retries == 0  # a deciding stage reads no network
     assert transient_only(None, None, Failed(data=ConnectionError("reset by peer")))
     assert not transient_only(None, None, Failed(data=ValueError("sources.0.fields.output: field required")))

@@ -1,0 +1,1 @@
+"""The run directory's steps: cache keys, completion markers, shards, the manifest."""

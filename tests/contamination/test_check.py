@@ -150,7 +150,7 @@ def test_a_slice_of_contamination_dev(shared_data_root: Path):
 
 
 def test_judge_regrades_gray_area_and_a_failed_call_waits_for_review(cases):
-    """decide_leaks folds the LLM judge's grades in before the actions (leak_judge)."""
+    """decide_leaks folds the LLM judge's grades in before the actions (contamination.judge)."""
     train = cases[0]
     first = check(cases)
     gray = first.evidence.filter(pl.col("reported") & (pl.col("category") == "gray-area"))

@@ -38,8 +38,8 @@ from pipeline.io.retry import is_transient
 from pipeline.run_dir import RunDir
 from pipeline.runs import cache as stage_cache
 from pipeline.runs import contamination_step as check_steps
-from pipeline.runs import shards as shard_steps
 from pipeline.runs import outputs as run_outputs
+from pipeline.runs import shards as shard_steps
 from pipeline.runs import steps as run_steps
 from pipeline.runs.keys import key_for
 from pipeline.runs.step_output import StepOutput

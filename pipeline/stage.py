@@ -38,7 +38,8 @@ class Stage:
     inputs: tuple[str, ...] = ()  # the stages whose outputs it reads
     when: tuple[str, ...] = ()  # boolean config paths: it runs when any is true (empty: always)
     removes_rows: bool = False
-    evidence: tuple[str, ...] = ()  # columns its evidence.parquet always has
+    duplicates: bool = False  # its dropped rows name the kept row they duplicate (the report shows groups)
+    evidence: tuple[str, ...] = ()  # columns its evidence always has
 
     @property
     def task(self) -> str:
@@ -80,6 +81,7 @@ STAGES: tuple[Stage, ...] = (
         ("dedup.exact", "dedup.keep", "dedup.source_priority"),
         ("keyword_filter",),
         removes_rows=True,
+        duplicates=True,
     ),
     Stage(
         "embed", "score", ("embedding",), ("exact_dedup",), when=("dedup.semantic.enabled", "contamination.enabled")
@@ -106,6 +108,7 @@ STAGES: tuple[Stage, ...] = (
         ("exact_dedup", "pair_search"),
         when=("dedup.semantic.enabled",),
         removes_rows=True,
+        duplicates=True,
         evidence=("left_key", "right_key", "cosine"),
     ),
     Stage(

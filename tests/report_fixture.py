@@ -3,18 +3,23 @@
 They follow the layout documented in pipeline/runs/steps.py and pipeline/runs/contamination_step.py
 (config.json, manifest.json, stages/<stage>/{kept,dropped,evidence}.parquet,
 contamination/leaks.parquet), so the report is tested without running the flow, the
-embedder or the contamination classifier.
+embedder or the contamination classifier. The word-diff reference of each pair
+(`compared_with`, `bench_words`) is the real evidence code's (`rule_reference`), so the
+page's highlighting is read against the text the rule chose.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from pipeline.config.run_config import config_from_dict
+from pipeline.contamination.benchmark_formats import make_item
+from pipeline.contamination.evidence import leak_evidence
 from pipeline.io.atomic import write_json, write_parquet
 from pipeline.schema import DROPPED_SCHEMA, RECORD_SCHEMA, content_uid, make_row_key, text_hash
 
@@ -75,11 +80,37 @@ def records(rows: list[Row]) -> pl.DataFrame:
     return pl.DataFrame(out, schema=RECORD_SCHEMA)
 
 
-def pair_frame(pairs: list[Pair], recs: pl.DataFrame) -> pl.DataFrame:
+def benchmark_item(question: str, answer: str) -> dict:
+    """The benchmark row make_item builds for a question shown as stem + "A. text" lines."""
+    lines = question.split("\n")
+    keep = len(lines)
+    while keep > 1 and re.match(r"[A-Z]\. ", lines[keep - 1]):
+        keep -= 1
+    options = [line[3:] for line in lines[keep:]]
+    index = options.index(answer) if answer in options else None
+    item = make_item("\n".join(lines[:keep]), options, answer=answer, answer_index=index)
+    assert item["question_with_choices"] == question
+    return item
+
+
+def rule_reference(pairs: list[Pair], recs: pl.DataFrame) -> list[dict]:
+    """Per pair, `compared_with` and `bench_words` as the contamination evidence computes them."""
+    if not pairs:
+        return []
+    items = [benchmark_item(p.question, p.answer) for p in pairs]
+    columns = ("question", "question_with_choices", "choices", "choice_labels", "answer", "answer_label")
+    benchmarks = pl.DataFrame([{c: item[c] for c in columns} for item in items])
+    candidates = pl.DataFrame({"train_index": [p.row for p in pairs], "bench_index": list(range(len(pairs)))})
+    evidence = leak_evidence(candidates, recs.select("instruction", "input", "output"), benchmarks)
+    return evidence.select("compared_with", "bench_words").to_dicts()
+
+
+def pair_frame(pairs: list[Pair], recs: pl.DataFrame, reference: bool = True) -> pl.DataFrame:
     rows = recs.to_dicts()
+    references = rule_reference(pairs, recs) if reference else [{} for _ in pairs]
     actions = {"duplicate": "remove", "gray-area": "remove"}
     out = []
-    for p in pairs:
+    for p, ref in zip(pairs, references):
         r = rows[p.row]
         out.append(
             {
@@ -106,6 +137,7 @@ def pair_frame(pairs: list[Pair], recs: pl.DataFrame) -> pl.DataFrame:
                 "numbers_only_in_train": ["7"] if p.category == "similar-but-different" else [],
                 "answer_agreement": "agree",
                 "extracted_answer": p.answer[:20],
+                **ref,
                 **p.evidence,
             }
         )
@@ -120,8 +152,11 @@ def write_run(
     name: str = "fixture",
     state_dir: Path | None = None,
     derived_from: dict[str, str] | None = None,
+    rule_references: bool = True,
 ) -> Path:
-    """Write a finished run directory. `dedup`: (stage, kept row, removed row, cosine)."""
+    """Write a finished run directory. `dedup`: (stage, kept row, removed row, cosine).
+    `rule_references`: compute each pair's word-diff reference with the evidence code
+    (without it, the page reads the diff against the question as shown)."""
     run_dir = Path(run_dir)
     recs = records(rows)
     sources = list(dict.fromkeys(r.source for r in rows))
@@ -167,7 +202,7 @@ def write_run(
         )
 
     if pairs:  # no pairs: a run without the contamination check
-        evidence = pair_frame(pairs, recs)
+        evidence = pair_frame(pairs, recs, rule_references)
         write_parquet(run_dir / "stages" / "contamination" / "evidence.parquet", evidence)
         leaks = evidence.filter(pl.col("category") != "clean")
         write_parquet(run_dir / "contamination" / "leaks.parquet", leaks)
@@ -361,7 +396,7 @@ def large_run(run_dir: Path, n_pairs: int = 20_000, **kwargs) -> Path:
         for k in range(n_pairs)
     ]
     dedup = [("semantic_dedup", i, i + 1, 0.9) for i in range(0, 200, 2)]
-    return write_run(run_dir, rows, pairs, dedup, name="large", **kwargs)
+    return write_run(run_dir, rows, pairs, dedup, name="large", rule_references=False, **kwargs)
 
 
 def read_json(path: Path):

@@ -103,6 +103,9 @@ def test_kept_plus_dropped_is_the_input(battery, name):
         assert sorted(kept + dropped) == sorted(given) and len(set(kept + dropped)) == len(given)
         assert out.stats["in"] == out.stats["kept"] + out.stats["dropped"] == len(given)
         assert dropped, f"{name}: the corpus plants a row for every removing stage"
+        if stage(name).duplicates:  # each removed row names the kept row it duplicates
+            partners = pl.read_parquet(out.path("dropped"))["partner_key"].to_list()
+            assert set(partners) <= set(kept), partners
     elif name == "ingest":
         assert out.stats["in"] == out.stats["kept"] + out.stats["quarantined"] == len(ROWS) + 1
     elif name == "embed":

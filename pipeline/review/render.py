@@ -26,11 +26,10 @@ from pipeline.config.run_config import LeakCategory, RunConfig
 from pipeline.io.atomic import write_text
 from pipeline.review.ledger import ReviewLedger
 from pipeline.review.report_data import ReportData, build_report_data, load_run_config
+from pipeline.run_dir import RunDir
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
-REPORT_HTML = "report.html"
-REPORT_MD = "report.md"
 
 
 # One list drives both the page's key handling and the shortcut table shown on it.
@@ -89,7 +88,8 @@ def _assets() -> tuple[str, str]:
 
 
 def page_payload(data: ReportData) -> dict:
-    """What the page's script reads: the pairs and texts, the dedup groups, the shortcuts."""
+    """What the page's script reads: the pairs (with their highlight runs) and texts, how to
+    read the runs, the dedup groups, the shortcuts."""
     return {
         "run": data.run.model_dump(mode="json"),
         "categories": [c.model_dump(mode="json") for c in data.categories],
@@ -97,6 +97,7 @@ def page_payload(data: ReportData) -> dict:
         "pairs": [p.model_dump(mode="json") for p in data.pairs],
         "trains": {k: v.model_dump(mode="json") for k, v in data.trains.items()},
         "items": {k: v.model_dump(mode="json") for k, v in data.items.items()},
+        "marks": data.marks.model_dump(mode="json"),
         "calibration": data.calibration.model_dump(mode="json"),
         "dedup_groups": [g.model_dump(mode="json") for g in data.dedup_groups],
         "shortcuts": {s["key"]: s["action"] for s in shortcuts()},
@@ -128,12 +129,12 @@ def write_report(run_dir: str | Path, ledger: ReviewLedger | None = None, config
     The ledger defaults to the one in the config's state directory, where one exists;
     the config defaults to the run's own config.json.
     """
-    run_dir = Path(run_dir).resolve()
-    config = config or load_run_config(run_dir)
+    folder = RunDir(Path(run_dir).resolve())
+    config = config or load_run_config(folder.root)
     if ledger is None and config is not None:
         ledger = ReviewLedger.existing(config.state_path())
-    data = build_report_data(run_dir, ledger, config)
-    path = write_text(run_dir / REPORT_HTML, render_html(data))
-    write_text(run_dir / REPORT_MD, report_markdown(data, path.as_uri()))
+    data = build_report_data(folder.root, ledger, config)
+    path = write_text(folder.report_html, render_html(data))
+    write_text(folder.report_md, report_markdown(data, path.as_uri()))
     log.info("report: %s (%d pairs, %d dedup groups)", path, len(data.pairs), len(data.dedup_groups))
     return path

@@ -2,7 +2,7 @@
 
 Both renderings of a run's report read this object and nothing else: the self-contained
 HTML page (`report.html`, for reviewers) and the Prefect markdown artifact, so the two
-never disagree (report_render). Everything here is computed from stored outputs, never
+never disagree (review.render). Everything here is computed from stored outputs, never
 recomputed from models: the funnel from the manifest, the leak matrix and the threshold
 sensitivity from the stored cosines and categories of the contamination stage's candidate
 pairs (`stages/contamination/evidence.parquet`, or `contamination/leaks.parquet` where
@@ -12,6 +12,16 @@ names the kept row it duplicated, with the cosine: semhash's result object).
 The ledger's verdicts are applied here too (`pipeline.contamination.verdicts.apply_verdicts`), so the page
 shows each pair as new, reviewed, overridden or stale even where the run itself was
 written before the verdicts were imported.
+
+The highlighting of each shown pair (shared word n-grams, the word diff, the gold option)
+is computed here too, by the rules' own tokenizer and n-gram code, and carried as
+`Pair.marks`: per text part (`ReportData.marks.parts`: instruction, input, output,
+question, answer) a list of `[start, end, flags]` runs in UTF-16 offsets into the text as
+carried in `trains` / `items`; the flag bits are in `ReportData.marks` (n-gram bits for
+the rules' sizes 8 and 13, which replace the page's old 3/5/8/13 selector; changed;
+framing; gold option). Only pairs carried into the page are highlighted, each training
+row and benchmark item tokenized once, and pairs whose texts have more than
+MAX_MARK_WORDS words get none. See pipeline.review.highlight for the details.
 """
 
 from __future__ import annotations
@@ -26,8 +36,10 @@ from pydantic import BaseModel, Field
 
 from pipeline.config.run_config import LeakCategory, RunConfig, config_of_past_run
 from pipeline.contamination.verdicts import STATUSES, apply_actions, apply_verdicts
+from pipeline.review.highlight import ItemSide, MarkLegend, TrainSide, item_side, pair_marks, train_side
 from pipeline.review.ledger import ReviewLedger
-from pipeline.stage import STAGE_ORDER
+from pipeline.run_dir import RunDir
+from pipeline.stage import STAGE_ORDER, STAGES
 
 CATEGORIES = tuple(c.value for c in LeakCategory)
 SENSITIVITY_THRESHOLDS = (0.7, 0.75, 0.8, 0.85, 0.9)
@@ -36,7 +48,8 @@ CALIBRATION_SIZE = 50
 UNFLAGGED_SHOWN = 200  # the most similar unflagged pairs carried into the page
 MAX_TEXT_CHARS = 20_000  # per field in the page; longer text is cut with a marker
 DEDUP_TEXT_CHARS = 600
-DEDUP_STAGES = ("exact_dedup", "semantic_dedup")
+# The stages whose dropped rows name the kept row they duplicate: shown as groups.
+DEDUP_STAGES = tuple(s.name for s in STAGES if s.duplicates)
 # Columns that identify or decide a pair; every other column is evidence.
 PAIR_FIELDS = (
     "train_id",
@@ -212,6 +225,9 @@ class Pair(BaseModel):
     reviewed_at: str | None = None
     note: str | None = None
     stale_reason: str | None = None
+    # Highlight runs [start, end, flags] per ReportData.marks.parts (pipeline.review.highlight).
+    marks: list[list[list[int]]] = Field(default_factory=list)
+    mark_notes: list[str] = Field(default_factory=list)  # keys of ReportData.marks.notes
 
 
 class TrainText(BaseModel):
@@ -253,6 +269,7 @@ class ReportData(BaseModel):
     pairs: list[Pair] = Field(default_factory=list)
     trains: dict[str, TrainText] = Field(default_factory=dict)  # by row_key
     items: dict[str, ItemText] = Field(default_factory=dict)  # by benchmark_uid
+    marks: MarkLegend = Field(default_factory=MarkLegend)  # how to read Pair.marks
     calibration: Calibration = Field(
         default_factory=lambda: Calibration(least_similar_flagged=[], most_similar_unflagged=[])
     )
@@ -270,16 +287,13 @@ def _read_parquet(path: Path) -> pl.DataFrame | None:
 
 
 def load_run_config(run_dir: Path) -> RunConfig | None:
-    data = _read_json(run_dir / "config.json")
+    data = _read_json(RunDir(run_dir).config)
     return config_of_past_run(data) if data else None
 
 
 def load_pairs(run_dir: Path) -> pl.DataFrame | None:
     """All candidate pairs (evidence), else the leaks alone; None where no check ran."""
-    for path in (
-        run_dir / "stages" / "contamination" / "evidence.parquet",
-        run_dir / "contamination" / "leaks.parquet",
-    ):
+    for path in (RunDir(run_dir).evidence("contamination"), RunDir(run_dir).leaks):
         frame = _read_parquet(path)
         if frame is not None and "category" in frame.columns:
             return frame
@@ -408,7 +422,7 @@ def dedup_groups(run_dir: Path, texts: pl.DataFrame | None) -> tuple[list[DedupS
 
     summaries, groups = [], []
     for stage in DEDUP_STAGES:
-        dropped = _read_parquet(run_dir / "stages" / stage / "dropped.parquet")
+        dropped = _read_parquet(RunDir(run_dir).dropped(stage))
         if dropped is None:
             continue
         stage_groups = []
@@ -469,8 +483,14 @@ def _pairs_section(frame: pl.DataFrame, texts: pl.DataFrame | None):
         pl.col("action").fill_null("keep"),
         *_displayable(shown, ["cosine", *evidence_columns]),
     )
-    pairs, items = [], {}
     evidence = shown.select(evidence_columns).rows() if evidence_columns else [[] for _ in range(shown.height)]
+    # The rule's word-diff reference and its length, where the run stored them (evidence).
+    reference = zip(
+        *(
+            shown[c].cast(dtype).to_list() if c in shown.columns else [None] * shown.height
+            for c, dtype in (("compared_with", pl.String), ("bench_words", pl.Int64))
+        )
+    )
     fields = shown.select(
         "train_uid",
         "benchmark_uid",
@@ -494,7 +514,26 @@ def _pairs_section(frame: pl.DataFrame, texts: pl.DataFrame | None):
         "benchmark_question",
         "benchmark_answer",
     ).rows()
-    for k, (r, ev) in enumerate(zip(fields, evidence)):
+    keys = {r[2] for r in fields}
+    trains: dict[str, TrainText] = {}
+    train_sides: dict[str, TrainSide] = {}
+    if texts is not None:
+        for key, instruction, input_, output in (
+            texts.filter(pl.col("row_key").is_in(list(keys)))
+            .select("row_key", "instruction", "input", "output")
+            .iter_rows()
+        ):
+            trains[key] = TrainText.model_construct(
+                instruction=clip(instruction), input=clip(input_), output=clip(output)
+            )
+            train_sides[key] = train_side(instruction or "", input_ or "", output or "")
+    for key in keys - trains.keys():
+        trains[key] = TrainText(
+            instruction="(training row not found in stages/ingest/kept.parquet)", input="", output=""
+        )
+    pairs, items = [], {}
+    item_sides: dict[str, ItemSide] = {}
+    for k, (r, ev, (compared_with, bench_words)) in enumerate(zip(fields, evidence, reference)):
         (
             train_uid,
             bench_uid,
@@ -518,6 +557,12 @@ def _pairs_section(frame: pl.DataFrame, texts: pl.DataFrame | None):
             question,
             answer,
         ) = r
+        if bench_uid not in items:
+            items[bench_uid] = ItemText.model_construct(question=clip(question), answer=clip(answer))
+            item_sides[bench_uid] = item_side(question or "", answer or "")
+        marks, mark_notes = pair_marks(
+            train_sides.get(row_key), item_sides[bench_uid], compared_with, bench_words, MAX_TEXT_CHARS
+        )
         # Built from typed frame columns, so construct without re-validating 10^4 objects.
         pairs.append(
             Pair.model_construct(
@@ -543,24 +588,9 @@ def _pairs_section(frame: pl.DataFrame, texts: pl.DataFrame | None):
                 reviewed_at=at,
                 note=note,
                 stale_reason=stale,
+                marks=marks,
+                mark_notes=mark_notes,
             )
-        )
-        if bench_uid not in items:
-            items[bench_uid] = ItemText.model_construct(question=clip(question), answer=clip(answer))
-    keys = {p.row_key for p in pairs}
-    trains = {}
-    if texts is not None:
-        for key, instruction, input_, output in (
-            texts.filter(pl.col("row_key").is_in(list(keys)))
-            .select("row_key", "instruction", "input", "output")
-            .iter_rows()
-        ):
-            trains[key] = TrainText.model_construct(
-                instruction=clip(instruction), input=clip(input_), output=clip(output)
-            )
-    for key in keys - trains.keys():
-        trains[key] = TrainText(
-            instruction="(training row not found in stages/ingest/kept.parquet)", input="", output=""
         )
     flagged = sorted((p for p in pairs if p.flagged and p.cosine is not None), key=lambda p: (p.cosine, p.id))
     unflag = sorted((p for p in pairs if not p.flagged and p.cosine is not None), key=lambda p: (-p.cosine, p.id))
@@ -576,7 +606,7 @@ def build_report_data(
 ) -> ReportData:
     run_dir = Path(run_dir).resolve()
     config = config or load_run_config(run_dir)
-    manifest = _read_json(run_dir / "manifest.json") or {}
+    manifest = _read_json(RunDir(run_dir).manifest) or {}
     contamination = config.contamination if config else None
     semantic = config.dedup.semantic if config else None
     thresholds = Thresholds(
@@ -596,11 +626,11 @@ def build_report_data(
     name = manifest.get("run", {}).get("name") or (config.name if config else run_dir.name)
     fingerprint = manifest.get("run", {}).get("config_fingerprint") or (config.fingerprint() if config else None)
     notes = [] if manifest else ["manifest.json not found: the funnel is missing (was the run finished?)"]
-    texts = _read_parquet(run_dir / "stages" / "ingest" / "kept.parquet")
+    texts = _read_parquet(RunDir(run_dir).kept("ingest"))
 
     stages, funnel_stages, funnel = funnel_rows(manifest)
     provenance = (
-        manifest.get("split_provenance") or _read_json(run_dir / "contamination" / "split_provenance.json") or []
+        manifest.get("split_provenance") or _read_json(RunDir(run_dir).contamination / "split_provenance.json") or []
     )
     dedup_summary, groups = dedup_groups(run_dir, texts)
     largest = sorted(range(len(groups)), key=lambda i: (-len(groups[i].removed), i))[:10]

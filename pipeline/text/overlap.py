@@ -43,6 +43,11 @@ class _DeletePunctuation(dict):
 _DELETE_PUNCTUATION = _DeletePunctuation()
 
 
+def deleted_for_match(char: str) -> bool:
+    """Whether normalize_for_match deletes this character (punctuation or a symbol)."""
+    return _DELETE_PUNCTUATION[ord(char)] is None
+
+
 def normalize_for_match(text: str) -> str:
     """NFKC, casefold, punctuation and symbols (incl. LaTeX `$`) deleted, whitespace collapsed."""
     text = unicodedata.normalize("NFKC", text).casefold().translate(_DELETE_PUNCTUATION)

@@ -2,7 +2,7 @@
 
 What tells a copy from an edit (the Open-Platypus categories, arXiv 2308.07317) is which
 words changed. difflib aligns the two normalised word sequences (normalised as
-text_overlap.match_words does, plus LaTeX layout commands, `$` and word-joining hyphens
+pipeline.text.overlap.match_words does, plus LaTeX layout commands, `$` and word-joining hyphens
 set aside), and each unmatched span counts as changed, except text added before or after
 the benchmark question as a separate sentence or line ("Question:", "Answer:", "Solve
 the following problem.", an MMLU header, options after the stem): that is framing, not
@@ -10,6 +10,10 @@ a change of the question. Text added inside the question's own sentence ("across
 country of Luxembourg?") counts. From the changed spans come the key details: numbers
 that differ span by span (so "3 large and 5 small" -> "5 large and 3 small" shows) and
 content words (anything but function words).
+
+`tokenize_with_spans` also says where each word lies in the original text, and
+`WordDiff` carries the word-index ranges of its changed and framing spans, so the
+review page highlights exactly the words this diff counted (pipeline.review.highlight).
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from pipeline.text.overlap import normalize_for_match, number_tokens
+from pipeline.text.overlap import deleted_for_match, normalize_for_match, number_tokens
 
 # English function words and option labels: a change confined to these keeps the question.
 FUNCTION_WORDS = frozenset(
@@ -40,7 +44,7 @@ _SENTENCE_END = re.compile(r"[.?!:;]['\"”’)\]]*$")
 
 @dataclass(frozen=True)
 class Tokens:
-    """Normalised words (as text_overlap.match_words gives them), each with its raw token
+    """Normalised words (as overlap.match_words gives them), each with its raw token
     and whether a sentence or line ends right after it."""
 
     words: list[str]
@@ -70,6 +74,84 @@ def tokenize(text: str) -> Tokens:
     return Tokens(words, raw, ends)
 
 
+def tokenize_with_spans(text: str) -> tuple[Tokens, list[tuple[int, int]] | None]:
+    """`tokenize(text)`, and where each of its words lies in `text`: (start, end) offsets
+    (code points) of the raw token the word came from, less the token's leading and
+    trailing punctuation ("(4)." -> "4"). The spans come from tokenize's transformations
+    replayed with each character's origin kept; they are returned only when the raw tokens
+    the replay finds equal tokenize's (else None: a caller marks nothing rather than the
+    wrong words).
+    """
+    tokens = tokenize(text)
+    if unicodedata.is_normalized("NFKC", text) and not any(c in text for c in "\\$-"):
+        chars, starts, ends = text, None, None  # no transformation applies: origins are identity
+    elif (mapped := _nfkc_mapped(text)) is None:
+        return tokens, None
+    else:
+        chars, starts, ends = mapped
+        chars, starts, ends = _sub_mapped(_LATEX_LAYOUT, " ", chars, starts, ends)
+        chars, starts, ends = _sub_mapped(_WORD_HYPHEN, " ", chars, starts, ends)
+        chars = chars.replace("$", " ")  # one character for one: origins unchanged
+        chars, starts, ends = _sub_mapped(_GLUE, r" \g<0>", chars, starts, ends)
+    raw, spans = [], []
+    for match in re.finditer(r"\S+", chars):
+        token, at = match.group(), match.start()
+        first, last = 0, len(token) - 1
+        while first <= last and deleted_for_match(token[first]):
+            first += 1
+        while last > first and deleted_for_match(token[last]):
+            last -= 1
+        if first > last:  # punctuation only: no word (tokenize drops it too)
+            continue
+        raw.append(token)
+        spans.append((at + first, at + last + 1) if starts is None else (starts[at + first], ends[at + last]))
+    return tokens, spans if raw == tokens.raw else None
+
+
+def _nfkc_mapped(text: str) -> tuple[str, list[int], list[int]] | None:
+    """NFKC of `text`, with each output character's origin span; None where the text does
+    not normalise piecewise (composition across a starter, as in decomposed Hangul)."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text, list(range(len(text))), list(range(1, len(text) + 1))
+    merged: list[list[int]] = []  # pieces that normalise alone: a starter and its combining marks
+    for k, c in enumerate(text):
+        if merged and unicodedata.combining(c):
+            merged[-1][1] = k + 1
+        else:
+            merged.append([k, k + 1])
+    chars, starts, ends = [], [], []
+    for a, b in merged:
+        normal = unicodedata.normalize("NFKC", text[a:b])
+        chars.append(normal)
+        if normal == text[a:b]:
+            starts += range(a, b)
+            ends += range(a + 1, b + 1)
+        else:
+            starts += [a] * len(normal)
+            ends += [b] * len(normal)
+    out = "".join(chars)
+    return (out, starts, ends) if out == unicodedata.normalize("NFKC", text) else None
+
+
+def _sub_mapped(pattern: re.Pattern, replacement: str, chars: str, starts: list[int], ends: list[int]):
+    """`pattern.sub(replacement, chars)` with the origin spans carried along; the
+    replacement text takes the span of what it replaced."""
+    out, new_starts, new_ends, last = [], [], [], 0
+    for m in pattern.finditer(chars):
+        a, b = m.span()
+        out.append(chars[last:a])
+        new_starts += starts[last:a]
+        new_ends += ends[last:a]
+        text = m.expand(replacement)
+        origin = (starts[a], ends[b - 1])  # every pattern here matches one character or more
+        out.append(text)
+        new_starts += [origin[0]] * len(text)
+        new_ends += [origin[1]] * len(text)
+        last = b
+    out.append(chars[last:])
+    return "".join(out), new_starts + starts[last:], new_ends + ends[last:]
+
+
 @dataclass(frozen=True)
 class WordDiff:
     kept_words: int  # benchmark words found unchanged, in order
@@ -78,6 +160,9 @@ class WordDiff:
     removed: list[list[str]]  # per changed span: the benchmark's raw tokens
     added: list[list[str]]  # per changed span: the training text's raw tokens
     spans: list[tuple[list[str], list[str]]]  # per changed span: (benchmark words, training words)
+    # per changed span: (train i1, i2, bench j1, j2), word indices into the two Tokens
+    changed_ranges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    framing_ranges: list[tuple[int, int]] = field(default_factory=list)  # training words read as framing
 
 
 def word_diff(train: Tokens, bench: Tokens) -> WordDiff:
@@ -86,7 +171,7 @@ def word_diff(train: Tokens, bench: Tokens) -> WordDiff:
     equal = [k for k, op in enumerate(ops) if op[0] == "equal"]
     first, last = (equal[0], equal[-1]) if equal else (len(ops), -1)
     changed = framing = 0
-    removed, added, spans = [], [], []
+    removed, added, spans, changed_ranges, framing_ranges = [], [], [], [], []
     for k, (tag, i1, i2, j1, j2) in enumerate(ops):
         if tag == "equal":
             continue
@@ -94,13 +179,15 @@ def word_diff(train: Tokens, bench: Tokens) -> WordDiff:
             boundary = train.ends_sentence[i2 - 1] if k < first else train.ends_sentence[i1 - 1]
             if boundary or not equal:
                 framing += i2 - i1
+                framing_ranges.append((i1, i2))
                 continue
         changed += max(i2 - i1, j2 - j1)
         removed.append(bench.raw[j1:j2])
         added.append(train.raw[i1:i2])
         spans.append((bench.words[j1:j2], train.words[i1:i2]))
+        changed_ranges.append((i1, i2, j1, j2))
     kept = sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag == "equal")
-    return WordDiff(kept, changed, framing, removed, added, spans)
+    return WordDiff(kept, changed, framing, removed, added, spans, changed_ranges, framing_ranges)
 
 
 def key_details(diff: WordDiff) -> dict:

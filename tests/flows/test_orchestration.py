@@ -26,8 +26,8 @@ from support import CURATE, PROJECT, run_cli
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 SOURCES = ("arith_word_problems", "physics_qa")
 STAGES = (
-    "ingest", "keyword-filter", "exact-dedup", "embed", "pair-search", "semantic-dedup", "leak-scores", "contamination",
-    "finalize", "report",
+    "ingest", "keyword-filter", "exact-dedup", "embed", "pair-search", "semantic-dedup", "leak-scores",
+    "contamination", "finalize", "report",
 )
 
 

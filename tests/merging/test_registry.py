@@ -1,4 +1,5 @@
-"""Whole-model merge methods (pipeline/merging/registry.py): a battery over every registered method, then the identities.
+"""Whole-model merge methods (pipeline/merging/registry.py): a battery over every registered method,
+then the identities.
 
 All on tiny random Llamas (4 layers, hidden 64) built offline: depth up-scaling, SLERP and
 weighted merges, frankenMoE, LoRA over replicated layers, LoRA on fused MoE experts.

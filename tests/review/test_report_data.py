@@ -11,9 +11,11 @@ import polars as pl
 import pytest
 from report_fixture import HOSTILE, Pair, Row, sample_run, write_run
 
+from pipeline.review.highlight import CHANGED, FRAMING, GOLD, NGRAM_BITS
 from pipeline.review.ledger import ReviewLedger
 from pipeline.review.render import render_html, report_markdown, write_report
 from pipeline.review.report_data import build_report_data
+from pipeline.text.word_diff import tokenize, word_diff
 
 
 @pytest.fixture
@@ -248,3 +250,47 @@ def test_leaks_alone_are_enough(tmp_path):
     data = build_report_data(run)
     assert len(data.pairs) == 5 and data.calibration.most_similar_unflagged == []
     assert pl.read_parquet(run / "contamination" / "leaks.parquet").height == 5
+
+
+def marked_words(text: str, runs: list[list[int]], flag: int) -> list[str]:
+    """The rule's words in the runs that carry `flag`, in order."""
+    return [w for a, b, f in runs if f & flag for w in tokenize(text[a:b]).words]
+
+
+def test_the_pages_word_diff_marks_are_the_rules_word_diff(tmp_path):
+    stem = "It takes 4 hours to drive to Chicago. How far away is Chicago from here?"
+    question = f"{stem}\nA. 200 miles\nB. 300 miles"
+    framed = "Answer the following question.\nIt takes 6 hours to drive to Boston. How far away is Boston from here?"
+    edited = "It takes 4 hours to drive to Chicago. How far away is Chicago from home?"
+    rows = [Row("s", framed, "B"), Row("s", edited, "300 miles")]
+    pairs = [
+        Pair(0, "mmlu", "test:1", question, "300 miles", "similar-but-different", 0.9),
+        Pair(1, "mmlu", "test:1", question, "300 miles", "gray-area", 0.95),
+    ]
+    data = build_report_data(write_run(tmp_path / "run", rows, pairs))
+    marks = {}
+    for pair in data.pairs:
+        prompt, shown = data.trains[pair.row_key].instruction, data.items[pair.benchmark_uid].question
+        runs = marks[pair.row_key] = dict(zip(data.marks.parts, pair.marks))
+        # The rule read its diff against the stem (the options left out): so does the page.
+        assert pair.evidence[data.evidence_columns.index("compared_with")] == "stem"
+        assert pair.mark_notes == ["stem"]
+        diff = word_diff(tokenize(prompt), tokenize(stem))
+        assert marked_words(prompt, runs["instruction"], CHANGED) == [w for _, train in diff.spans for w in train]
+        assert marked_words(shown, runs["question"], CHANGED) == [w for bench, _ in diff.spans for w in bench]
+        assert len(marked_words(prompt, runs["instruction"], FRAMING)) == diff.framing_words
+
+    assert marked_words(framed, marks["s#0"]["instruction"], CHANGED) == ["6", "boston", "boston"]
+    assert marked_words(framed, marks["s#0"]["instruction"], FRAMING) == ["answer", "the", "following", "question"]
+    assert marked_words(question, marks["s#0"]["question"], CHANGED) == ["4", "chicago", "chicago"]
+    assert marked_words(edited, marks["s#1"]["instruction"], CHANGED) == ["home"]
+    assert marked_words(question, marks["s#1"]["question"], CHANGED) == ["here"]
+    # Shared word n-grams as overlap.word_ngrams has them: the 14 words before "home" / "here"
+    # hold two 13-grams both texts have; the framed prompt shares no 8 words in a row.
+    shared = tokenize(edited).words[:14]
+    assert marked_words(edited, marks["s#1"]["instruction"], NGRAM_BITS[13]) == shared
+    assert marked_words(question, marks["s#1"]["question"], NGRAM_BITS[13]) == shared
+    assert marked_words(framed, marks["s#0"]["instruction"], NGRAM_BITS[8]) == []
+    # The gold option's line is marked; nothing in the options is a change (the rule did not compare them).
+    assert [question[a:b] for a, b, f in marks["s#0"]["question"] if f & GOLD] == ["B. 300 miles"]
+    assert all(b <= len(stem) for a, b, f in marks["s#0"]["question"] if f & CHANGED)

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   var DATA = JSON.parse(document.getElementById("report-data").textContent);
-  var PER_PAGE = 50, GROUPS_PER_PAGE = 20, MAX_DIFF_CELLS = 4000000, MAX_MARK_WORDS = 30000;
+  var PER_PAGE = 50, GROUPS_PER_PAGE = 20;
   var CATS = DATA.categories;
   var pairs = DATA.pairs;
   var byKey = {};
@@ -189,74 +189,40 @@
     if (target !== page && view.length) { page = target; select(view[page * PER_PAGE].id); }
   }
 
-  // -- highlighting: shared word n-grams and a word diff --------------------------
-  var WORD = /[\p{L}\p{N}]+/gu;
-  function tokens(text) {
-    var out = [], last = 0, m;
-    WORD.lastIndex = 0;
-    while ((m = WORD.exec(text)) !== null) {
-      if (m.index > last) out.push({ t: text.slice(last, m.index), w: null });
-      out.push({ t: m[0], w: m[0].toLowerCase() });
-      last = m.index + m[0].length;
-    }
-    if (last < text.length) out.push({ t: text.slice(last), w: null });
-    return out;
+  // -- highlighting: runs computed in Python by the rules' own code (pipeline/review/highlight.py)
+  var MARKS = DATA.marks, ngramN = MARKS.default_ngram;
+  function ngramBit() {
+    for (var i = 0; i < MARKS.ngram.length; i++) if (MARKS.ngram[i][0] === ngramN) return MARKS.ngram[i][1];
+    return 0;
   }
-  function words(parts) { var ws = []; parts.forEach(function (toks) { toks.forEach(function (t) { if (t.w !== null) ws.push(t.w); }); }); return ws; }
-  function ngramMarks(a, b, n) {
-    var marks = new Uint8Array(a.length);
-    if (a.length < n || b.length < n) return marks;
-    var grams = new Set();
-    for (var j = 0; j + n <= b.length; j++) grams.add(b.slice(j, j + n).join(" "));
-    for (var i = 0; i + n <= a.length; i++) {
-      if (grams.has(a.slice(i, i + n).join(" "))) for (var k = i; k < i + n; k++) marks[k] = 1;
-    }
-    return marks;
-  }
-  function diffMarks(a, b) {  // LCS over words: 1 where a word is not in the common subsequence
-    var n = a.length, m = b.length, onlyA = new Uint8Array(n), onlyB = new Uint8Array(m);
-    if (n * m > MAX_DIFF_CELLS) return null;
-    var dp = new Uint32Array((n + 1) * (m + 1)), w = m + 1, i, j;
-    for (i = n - 1; i >= 0; i--) for (j = m - 1; j >= 0; j--) {
-      dp[i * w + j] = a[i] === b[j] ? dp[(i + 1) * w + j + 1] + 1 : Math.max(dp[(i + 1) * w + j], dp[i * w + j + 1]);
-    }
-    onlyA.fill(1); onlyB.fill(1); i = 0; j = 0;
-    while (i < n && j < m) {
-      if (a[i] === b[j]) { onlyA[i] = 0; onlyB[j] = 0; i++; j++; }
-      else if (dp[(i + 1) * w + j] >= dp[i * w + j + 1]) i++; else j++;
-    }
-    return [onlyA, onlyB];
-  }
-  // Render token lists into `nodes` (one per part), marking word k with ng[k] / only[k].
-  function renderMarked(parts, nodes, ng, only) {
-    var k = 0;
-    parts.forEach(function (toks, p) {
-      var frag = document.createDocumentFragment();
-      toks.forEach(function (t) {
-        if (t.w === null) { frag.appendChild(document.createTextNode(t.t)); return; }
-        var isNg = ng && ng[k], isOnly = only && only[k];
-        k++;
-        if (!isNg && !isOnly) { frag.appendChild(document.createTextNode(t.t)); return; }
-        var span = el(isNg ? "mark" : "span", (isNg ? "ng" : "") + (isOnly ? " only" : ""), t.t);
-        frag.appendChild(span);
-      });
-      nodes[p].appendChild(frag);
+  // Write `text` into `node`, wrapping each run [start, end, flags] in a <mark> (shared
+  // n-gram of the chosen size) or <span>, with one class per flag set.
+  function renderMarked(node, text, runs) {
+    var at = 0, bit = ngramBit(), frag = document.createDocumentFragment();
+    (runs || []).forEach(function (r) {
+      var cls = (r[2] & bit) ? ["ng"] : [];
+      MARKS.classes.forEach(function (c) { if (r[2] & c[0]) cls.push(c[1]); });
+      if (r[0] > at) frag.appendChild(document.createTextNode(text.slice(at, r[0])));
+      var piece = text.slice(r[0], r[1]);
+      frag.appendChild(cls.length ? el((r[2] & bit) ? "mark" : "span", cls.join(" "), piece) : document.createTextNode(piece));
+      at = r[1];
     });
+    if (at < text.length) frag.appendChild(document.createTextNode(text.slice(at)));
+    node.appendChild(frag);
   }
-
-  var ngramN = 8;
-  function textBlock(label, text, parent) {
+  function textBlock(part, label, text, runs, parent) {
     parent.appendChild(el("div", "label", label));
     var box = el("div", "text" + (text ? "" : " empty"), text ? null : "(empty)");
+    box.setAttribute("data-part", part);
+    if (text) renderMarked(box, text, runs);
     parent.appendChild(box);
     return box;
   }
-  var OPTION = /^\s*\(?([A-Za-z])[.):]\s+(.*)$/;
-  function norm(s) { return (s || "").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim(); }
 
   function renderDetail() {
     var box = document.getElementById("pair-detail");
     clear(box);
+    box.setAttribute("data-pair", current === null ? "" : String(current));  // the state tests wait on
     if (current === null) { box.appendChild(el("p", "empty-state", "No pair selected.")); return; }
     var p = pairs[current], e = effective(p);
     var t = DATA.trains[p.row_key] || { instruction: "", input: "", output: "" };
@@ -298,53 +264,30 @@
     var controls = el("div", "note");
     controls.appendChild(document.createTextNode("shared n-grams of "));
     var nsel = el("select"); nsel.id = "ngram-n";
-    [3, 5, 8, 13].forEach(function (n) { var o = el("option", null, n + " words"); o.value = String(n); if (n === ngramN) o.selected = true; nsel.appendChild(o); });
+    MARKS.ngram.forEach(function (nb) { var o = el("option", null, nb[0] + " words"); o.value = String(nb[0]); if (nb[0] === ngramN) o.selected = true; nsel.appendChild(o); });
     nsel.addEventListener("change", function () { ngramN = parseInt(nsel.value, 10); renderDetail(); });
     controls.appendChild(nsel);
+    if (p.mark_notes.length) {
+      var mn = el("span", null, "  · " + p.mark_notes.map(function (k) { return MARKS.notes[k] || k; }).join(" "));
+      mn.id = "mark-note"; controls.appendChild(mn);
+    }
     box.appendChild(controls);
 
+    var marks = {};
+    MARKS.parts.forEach(function (name, i) { marks[name] = p.marks[i] || []; });
     var grid = el("div", "grid2");
     var left = el("div", "side"), right = el("div", "side");
     left.appendChild(el("h3", null, "Training row"));
     left.appendChild(el("div", "note", p.source + " · id " + p.train_id + " · " + p.row_key));
-    var nInstr = textBlock("instruction", t.instruction, left);
-    var nInput = t.input ? textBlock("input", t.input, left) : null;
-    var nOutput = textBlock("output", t.output, left);
+    textBlock("instruction", "instruction", t.instruction, marks.instruction, left);
+    if (t.input) textBlock("input", "input", t.input, marks.input, left);
+    textBlock("output", "output", t.output, marks.output, left);
     right.appendChild(el("h3", null, "Benchmark item"));
     right.appendChild(el("div", "note", p.benchmark + " · " + p.benchmark_id));
-    right.appendChild(el("div", "label", "question and choices"));
-    var qbox = el("div", "text");
-    right.appendChild(qbox);
-    var nAnswer = textBlock("gold answer", it.answer, right);
+    textBlock("question", "question and choices", it.question, marks.question, right);
+    textBlock("answer", "gold answer", it.answer, marks.answer, right);
     grid.appendChild(left); grid.appendChild(right);
     box.appendChild(grid);
-
-    // Prompt (instruction + input) against the question: n-grams both ways and a word diff.
-    var lines = (it.question || "").split("\n"), goldNorm = norm(it.answer);
-    var lineNodes = lines.map(function (line) {
-      var m = OPTION.exec(line);
-      var gold = m && goldNorm && (norm(m[2]) === goldNorm || m[1].toLowerCase() === goldNorm);
-      var node = el("div", "line" + (gold ? " gold" : ""));
-      qbox.appendChild(node);
-      return node;
-    });
-    var promptParts = [tokens(t.instruction || "")].concat(t.input ? [tokens(t.input)] : []);
-    var promptNodes = [nInstr].concat(nInput ? [nInput] : []);
-    var qParts = lines.map(tokens);
-    var pw = words(promptParts), qw = words(qParts);
-    var outParts = [tokens(t.output || "")], ansParts = [tokens(it.answer || "")];
-    var ow = words(outParts), aw = words(ansParts);
-    if (pw.length + qw.length > MAX_MARK_WORDS) {
-      renderMarked(promptParts, promptNodes, null, null); renderMarked(qParts, lineNodes, null, null);
-      box.appendChild(el("p", "note", "Texts too long to highlight."));
-    } else {
-      var diff = diffMarks(pw, qw);
-      renderMarked(promptParts, promptNodes, ngramMarks(pw, qw, ngramN), diff && diff[0]);
-      renderMarked(qParts, lineNodes, ngramMarks(qw, pw, ngramN), diff && diff[1]);
-      if (!diff) box.appendChild(el("p", "note", "Word diff skipped: texts too long."));
-    }
-    if (t.output) { clear(nOutput); renderMarked(outParts, [nOutput], ow.length + qw.length + aw.length <= MAX_MARK_WORDS ? ngramMarks(ow, qw.concat(aw), ngramN) : null, null); }
-    if (it.answer) { clear(nAnswer); renderMarked(ansParts, [nAnswer], ngramMarks(aw, ow, Math.min(ngramN, Math.max(1, aw.length))), null); }
 
     box.appendChild(el("h3", null, "Evidence"));
     var table = el("table", "evidence"), tb = el("tbody");

@@ -4,6 +4,7 @@ adapter) is built in a staging folder beside its target and swapped in the same 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -32,9 +33,29 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except Exception as exc:
+        Path(tmp).unlink(missing_ok=True)
+        code = _disk_full(exc)
+        if code is not None and getattr(exc, "filename", None) is None:
+            # A full disk says so without naming a file (polars wraps it in its own error):
+            # an OSError that names the file that did not fit.
+            raise OSError(code, os.strerror(code), str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _disk_full(exc: BaseException) -> int | None:
+    """ENOSPC or EDQUOT where `exc` says the disk is full (an OSError, or a library's error around one)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return exc.errno
+    text = str(exc)
+    if "No space left on device" in text or "os error 28" in text:
+        return errno.ENOSPC
+    if "Disk quota exceeded" in text or "os error 122" in text:
+        return errno.EDQUOT
+    return None
 
 
 def write_text(path: str | Path, text: str) -> Path:

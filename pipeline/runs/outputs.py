@@ -14,6 +14,8 @@ from pathlib import Path
 
 from pipeline.config.run_config import RunConfig
 from pipeline.io.atomic import write_json, write_parquet, write_text
+from pipeline.io.readers import write_run_marker
+from pipeline.review.ledger import LEDGER_FILE
 from pipeline.run_dir import RunDir
 from pipeline.runs.cache import file_digest
 from pipeline.runs.step_output import StepOutput
@@ -52,10 +54,23 @@ def write_stage_result(
     return finish_step(run_dir, result.stage, files, stats)
 
 
+# The top-level entries of a run directory and of a state folder: a source's glob never reads them.
+_RUN_ENTRIES = ("config", "manifest", "success", "quarantine", "removed", "dataset", "contamination",
+                "report_html", "report_md")
+_STATE_ENTRIES = ["embeddings", "judge", LEDGER_FILE.parts[0]]
+
+
 def start_run(config: RunConfig, run_dir: RunDir) -> None:
     """A run in progress has no success marker, whatever an earlier run left, and records the
-    config it runs with (rewritten only when it changed, so an unchanged rerun writes nothing)."""
+    config it runs with (rewritten only when it changed, so an unchanged rerun writes nothing).
+    It marks what it writes (`RUN_MARKER`, here and in an existing state folder) so that a
+    source's glob that reaches into the run directory (`--out` inside the data folder) never
+    reads the run's own outputs back as input."""
     run_dir.success.unlink(missing_ok=True)
+    entries = [getattr(run_dir, name).relative_to(run_dir.root).parts[0] for name in _RUN_ENTRIES]
+    write_run_marker(run_dir.root, [run_dir.stage("ingest").relative_to(run_dir.root).parts[0], *entries])
+    if config.state_path().is_dir():
+        write_run_marker(config.state_path(), _STATE_ENTRIES)
     text = json.dumps(config.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
     if not run_dir.config.is_file() or run_dir.config.read_text(encoding="utf-8") != text:
         write_text(run_dir.config, text)

@@ -5,12 +5,17 @@ silently. A row is quarantined when it cannot be read (invalid JSON, undecodable
 when a mapped field is missing, when instruction or output is not a string, when the
 instruction or output is empty after stripping, or when a field exceeds
 `ingest.max_text_chars`. The input field is lenient: a missing or null input is "".
+Values a reader can decode but a record cannot hold are quarantined too: a lone surrogate
+anywhere in the row (it cannot be written as UTF-8), a row nested deeper than `MAX_DEPTH`
+levels, and a NUL character in instruction, input, output or id (it must never be exported).
 A source that cannot be read at all fails the run, unless it is declared optional.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +30,8 @@ from pipeline.schema import QUARANTINE_SCHEMA, RECORD_SCHEMA, content_uid, make_
 
 log = logging.getLogger(__name__)
 STAGE = "ingest"
+MAX_DEPTH = 100  # levels of nesting in one raw row (the row itself is level 1)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class IngestError(RuntimeError):
@@ -94,7 +101,39 @@ def map_row(
             raise ValueError(f"{name} longer than {max_chars} characters ({len(value)})")
         if "\ufffd" in value:
             raise ValueError(f"undecodable bytes in {name}")
+        _check_text(name, value)
     return instruction, input_, output
+
+
+def _check_text(name: str, value: str) -> None:
+    if "\x00" in value:
+        raise ValueError(f"NUL character in {name} (at character {value.index(chr(0))})")
+    surrogate = _SURROGATE.search(value)
+    if surrogate:
+        raise ValueError(f"lone surrogate U+{ord(surrogate.group()):04X} in {name} (not valid Unicode)")
+
+
+def row_problem(data: Any) -> str | None:
+    """Why a decoded row cannot become a record whatever the mapping, or None: nesting deeper than
+    MAX_DEPTH, or a lone surrogate in any key or string (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            surrogate = _SURROGATE.search(value)
+            if surrogate:
+                return f"lone surrogate U+{ord(surrogate.group()):04X} in a string (not valid Unicode)"
+        elif isinstance(value, (dict, list, tuple)):
+            if depth > MAX_DEPTH:
+                return f"nested deeper than {MAX_DEPTH} levels"
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if isinstance(key, str) and _SURROGATE.search(key):
+                        return "lone surrogate in a field name (not valid Unicode)"
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in value)
+    return None
 
 
 def _source_rows(source: SourceConfig, config: RunConfig) -> tuple[str, Iterable[RawRow], FieldMapping]:
@@ -124,9 +163,14 @@ def ingest_source(source: SourceConfig, config: RunConfig, on_row: Callable[[], 
         row_index = position - 1
         if on_row:
             on_row()
-        base = {"source": source.name, "source_file": raw.file, "source_row": row_index, "location": raw.location}
+        file = _safe(raw.file)  # a file name with undecodable bytes arrives with lone surrogates
+        base = {"source": source.name, "source_file": file, "source_row": row_index, "location": raw.location}
         if raw.error is not None or raw.data is None:
-            quarantine.append({**base, "reason": raw.error or "unreadable row", "raw": raw.raw})
+            quarantine.append({**base, "reason": _safe(raw.error or "unreadable row"), "raw": _safe(raw.raw)})
+            continue
+        problem = row_problem(raw.data)
+        if problem is not None:
+            quarantine.append({**base, "reason": problem, "raw": _preview(raw.data)})
             continue
         try:
             instruction, input_, output = map_row(
@@ -134,9 +178,15 @@ def ingest_source(source: SourceConfig, config: RunConfig, on_row: Callable[[], 
             )
             # An id template that renders empty (`{id?}` on a row without one) falls back to the row number.
             source_id = (str(mapping.id.render(raw.data)) if mapping.id else "") or str(row_index)
-        except (ValueError, MissingField) as exc:
-            reason = str(exc) if not isinstance(exc, MissingField) else f"missing id field '{exc}'"
-            quarantine.append({**base, "reason": reason, "raw": _preview(raw.data)})
+            _check_text("id", source_id)
+        except (ValueError, MissingField, RecursionError) as exc:
+            if isinstance(exc, MissingField):
+                reason = f"missing id field '{exc}'"
+            elif isinstance(exc, RecursionError):
+                reason = "nested too deeply to render"
+            else:
+                reason = str(exc)
+            quarantine.append({**base, "reason": _safe(reason), "raw": _preview(raw.data)})
             continue
         records.append(
             {
@@ -145,7 +195,7 @@ def ingest_source(source: SourceConfig, config: RunConfig, on_row: Callable[[], 
                 "source": source.name,
                 "source_id": source_id,
                 "source_row": row_index,
-                "source_file": raw.file,
+                "source_file": file,
                 "source_split": source.resolved_split,
                 "license": source.license,
                 "derived_from": source.derived_from,
@@ -161,10 +211,17 @@ def ingest_source(source: SourceConfig, config: RunConfig, on_row: Callable[[], 
 
 
 def _preview(data: dict[str, Any]) -> str:
-    import json
-
-    text = json.dumps(data, ensure_ascii=False, default=str)
+    try:
+        text = json.dumps(data, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):  # nested too deeply to print: its first characters will do
+        text = repr(list(data)[:20]) if isinstance(data, dict) else type(data).__name__
+    text = _safe(text)
     return text if len(text) <= 500 else text[:500] + f"... ({len(text)} characters)"
+
+
+def _safe(text: str) -> str:
+    """Text that can be written as UTF-8: lone surrogates are shown as their escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def ingest(config: RunConfig, on_row: Callable[[], None] | None = None) -> IngestResult:

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from pipeline.config.run_config import LocalSpec
-from pipeline.io.readers import SourceReadError, file_format, local_files, read_local
+from pipeline.io.readers import SourceReadError, file_format, local_files, read_local, write_run_marker
 from pipeline.io.retry import is_transient
 
 
@@ -213,3 +213,158 @@ def test_transient_errors_are_network_and_5xx_only(monkeypatch):
 def test_nothingis_transient_when_the_hub_is_offline_by_choice(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert not is_transient(ConnectionError("offline"))
+
+
+# -- values the schema cannot hold, malformed CSV, files read once ---------------------------------
+
+HUGE = b"1" * 5001  # over Python's int-str conversion limit (4300 digits)
+DEEP = b"[" * 100_000 + b"]" * 100_000  # deeper than the JSON parser can recurse
+
+
+def test_jsonl_huge_integer_and_deep_nesting_are_rows_with_reasons(tmp_path):
+    (tmp_path / "d.jsonl").write_bytes(jsonl_bytes(GOOD, b'{"instruction": ' + HUGE + b', "output": "a"}', DEEP, GOOD))
+    rows = read(tmp_path, "d.jsonl")
+    assert [r.location for r in rows] == ["line 1", "line 2", "line 3", "line 4"]
+    assert [r.error is None for r in rows] == [True, False, False, True]
+    assert rows[1].error == "invalid JSON: integer longer than 4300 digits (5001 digits)"
+    assert rows[2].error == "invalid JSON: nested too deeply to parse"
+    assert rows[2].raw.startswith("[[[") and len(rows[2].raw) == 500
+
+
+def test_json_array_with_a_huge_integer_and_a_deep_element_keeps_the_other_elements(tmp_path):
+    body = b"[" + GOOD + b', {"instruction": ' + HUGE + b"}, " + DEEP + b", " + GOOD + b"]"
+    (tmp_path / "d.json").write_bytes(body)
+    rows = read(tmp_path, "d.json")
+    assert [r.location for r in rows] == ["element 0", "element 1", "element 2", "element 3"]
+    good = {"instruction": "q", "output": "a"}
+    assert [r.data for r in rows] == [good, None, None, good]
+    assert "4300 digits" in rows[1].error and rows[2].error == "invalid JSON: nested too deeply to parse"
+
+
+def test_json_wrapper_with_a_huge_integer_is_split_by_element(tmp_path):
+    (tmp_path / "d.json").write_bytes(b'{"version": 1, "data": [' + GOOD + b", " + HUGE + b"]}")
+    rows = read(tmp_path, "d.json")
+    assert [(r.location, r.error is None) for r in rows] == [("element 0", True), ("element 1", False)]
+
+
+def test_json_with_broken_structure_after_a_huge_integer_still_fails_in_one_line(tmp_path):
+    (tmp_path / "d.json").write_bytes(b"[" + HUGE + b', "unterminated]')
+    with pytest.raises(SourceReadError, match="invalid JSON: unterminated string") as info:
+        read(tmp_path, "d.json")
+    assert "\n" not in str(info.value)
+
+
+def test_json_utf8_bom_is_accepted(tmp_path):
+    (tmp_path / "d.json").write_bytes(b"\xef\xbb\xbf[" + GOOD + b"]")
+    (row,) = read(tmp_path, "d.json")
+    assert row.data == {"instruction": "q", "output": "a"}
+
+
+def test_jsonl_lone_surrogate_is_decoded_for_ingest_to_quarantine(tmp_path):
+    (tmp_path / "d.jsonl").write_bytes(jsonl_bytes(b'{"instruction": "x\\ud800", "output": "a"}'))
+    (row,) = read(tmp_path, "d.jsonl")
+    assert row.data == {"instruction": "x\ud800", "output": "a"}  # ingest quarantines it (test_ingest)
+
+
+def test_csv_bad_quote_and_ragged_row_fail_only_their_lines(tmp_path):
+    body = (
+        b"instruction,output\n"
+        b'q1,"a"b\n'  # a quote in the middle of a quoted field
+        b'q2,"x""y"\n'
+        b'q3,"multi\nline"\n'
+        b"q4,a,extra\n"  # more fields than the header
+        b"q5,\n"
+        b'q6,""\n'
+        b'q7,"never closed\n'
+        b"q8,caf\xe9\n"
+        b"q9,z\n"
+    )
+    (tmp_path / "d.csv").write_bytes(body)
+    rows = read(tmp_path, "d.csv")
+    good = [r for r in rows if r.error is None]
+    bad = [(r.location, r.error) for r in rows if r.error is not None]
+    assert bad == [
+        ("line 2", "malformed CSV: ',' expected after '\"'"),
+        ("line 6", "malformed CSV: 3 fields where the header has 2 columns"),
+        ("line 9", "malformed CSV: unterminated quoted field"),
+        ("line 10", "undecodable bytes (not UTF-8)"),
+    ]
+    # The rows kept hold exactly what polars gives for them in a file without the bad lines.
+    clean = b'instruction,output\nq2,"x""y"\nq3,"multi\nline"\nq5,\nq6,""\nq9,z\n'
+    (tmp_path / "clean.csv").write_bytes(clean)
+    assert [r.data for r in good] == [r.data for r in read(tmp_path, "clean.csv")]
+    assert [r.data for r in good][2:4] == [{"instruction": "q5", "output": None}, {"instruction": "q6", "output": ""}]
+    assert [r.location for r in good] == ["line 3", "line 4", "line 7", "line 8", "line 11"]
+    assert len(rows) == 9  # every record in the file comes back once
+
+
+def test_tsv_row_with_extra_fields_fails_only_that_line(tmp_path):
+    (tmp_path / "d.tsv").write_bytes(b'instruction\toutput\nq\ta\nq2\tb\tc\nq3\t"x"\n')
+    rows = read(tmp_path, "d.tsv")
+    assert [(r.location, r.data, r.error) for r in rows] == [
+        ("line 2", {"instruction": "q", "output": "a"}, None),
+        ("line 3", None, "malformed TSV: 3 fields where the header has 2 columns"),
+        ("line 4", {"instruction": "q3", "output": '"x"'}, None),
+    ]
+
+
+def test_csv_header_that_repeats_a_column_is_refused_naming_it(tmp_path):
+    """polars would rename the second `output` to `output_duplicated_0`; a mapping could read the wrong one."""
+    (tmp_path / "d.csv").write_text("instruction,output,output\nq,a,b\n")
+    with pytest.raises(SourceReadError, match="column 'output' appears more than once in the header"):
+        read(tmp_path, "d.csv")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_jsonl_declared_as_csv_is_refused_not_read_with_its_first_row_as_header(tmp_path, fmt):
+    (tmp_path / "d.txt").write_bytes(b"\xef\xbb\xbf\n" + jsonl_bytes(GOOD, GOOD))
+    with pytest.raises(SourceReadError, match=rf"d.txt: looks like JSON Lines, not {fmt}: check `format`$"):
+        read(tmp_path, "d.txt", fmt=fmt)
+
+
+def test_recursive_glob_through_a_symlink_loop_reads_each_file_once(tmp_path):
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.jsonl").write_bytes(jsonl_bytes(GOOD))
+    (data / "sub" / "b.jsonl").write_bytes(jsonl_bytes(GOOD))
+    (data / "sub" / "loop").symlink_to(data, target_is_directory=True)  # data/sub/loop -> data
+    (data / "again").symlink_to(data / "sub", target_is_directory=True)  # a second way into sub
+    (data / "same.jsonl").symlink_to(data / "a.jsonl")
+    files = local_files(LocalSpec(path="data/**/*.jsonl"), tmp_path)
+    assert files == [data / "a.jsonl", data / "sub" / "b.jsonl"]
+    assert len(read(tmp_path, "data/**/*.jsonl")) == 2
+
+
+def test_recursive_glob_keeps_glob_rules_for_hidden_names(tmp_path):
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "x.jsonl").write_bytes(jsonl_bytes(GOOD))
+    (tmp_path / ".dot.jsonl").write_bytes(jsonl_bytes(GOOD))
+    (tmp_path / "n" / "m").mkdir(parents=True)
+    (tmp_path / "n" / "m" / "y.jsonl").write_bytes(jsonl_bytes(GOOD))
+    import glob
+
+    expected = sorted(glob.glob(str(tmp_path / "**" / "*.jsonl"), recursive=True))
+    assert [str(p) for p in local_files(LocalSpec(path="**/*.jsonl"), tmp_path)] == expected
+
+
+def test_a_run_directorys_own_files_are_not_inputs(tmp_path):
+    """`--out` set to the data folder: the run's quarantine.jsonl and dataset/ must not be read back."""
+    (tmp_path / "a.jsonl").write_bytes(jsonl_bytes(GOOD))
+    write_run_marker(tmp_path, ["quarantine.jsonl", "dataset"])
+    (tmp_path / "quarantine.jsonl").write_bytes(jsonl_bytes(GOOD))
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "data.jsonl").write_bytes(jsonl_bytes(GOOD))
+    assert local_files(LocalSpec(path="*.jsonl"), tmp_path) == [tmp_path / "a.jsonl"]
+    assert local_files(LocalSpec(path="**/*.jsonl"), tmp_path) == [tmp_path / "a.jsonl"]
+    # Named without a wildcard, a run's output is read: the user asked for that file.
+    assert local_files(LocalSpec(path="dataset/data.jsonl"), tmp_path) == [tmp_path / "dataset" / "data.jsonl"]
+    # A glob whose fixed part is already inside the run's outputs reads them too.
+    assert local_files(LocalSpec(path="dataset/*.jsonl"), tmp_path) == [tmp_path / "dataset" / "data.jsonl"]
+
+
+def test_an_empty_run_marker_excludes_the_whole_folder(tmp_path):
+    (tmp_path / "a.jsonl").write_bytes(jsonl_bytes(GOOD))
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "b.jsonl").write_bytes(jsonl_bytes(GOOD))
+    write_run_marker(tmp_path / "state", [])
+    assert local_files(LocalSpec(path="**/*.jsonl"), tmp_path) == [tmp_path / "a.jsonl"]

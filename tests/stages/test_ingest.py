@@ -267,3 +267,94 @@ def test_unset_env_var_in_an_optional_source_path_skips_it(tmp_path, monkeypatch
     result = ingest(cfg)
     assert "CURATE_TEST_UNSET" in result.sources["extra"].skipped
     assert result.records.height == 1
+
+
+# -- values the record schema cannot hold ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        (b'{"instruction": "x\\ud800y", "output": "a"}', "lone surrogate U+D800 in a string (not valid Unicode)"),
+        (b'{"instruction": "q", "output": "a", "meta": {"\\udfff": 1}}', "lone surrogate in a field name"),
+        (b'{"instruction": "q\\u0000", "output": "a"}', "NUL character in instruction (at character 1)"),
+        (b'{"instruction": "q", "input": "\\u0000", "output": "a"}', "NUL character in input (at character 0)"),
+        (b'{"instruction": "q", "output": "a", "deep": ' + b"[" * 150 + b"]" * 150 + b"}", "nested deeper than 100"),
+        (b'{"instruction": 1' + b"0" * 5000 + b', "output": "a"}', "invalid JSON: integer longer than 4300 digits"),
+        (b'{"instruction": "q", "output": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "invalid JSON: nested too"),
+    ],
+)
+def test_values_the_schema_cannot_hold_are_quarantined_and_the_run_goes_on(tmp_path, line, reason):
+    result = ingest_rows(tmp_path, [{"instruction": "q0", "output": "a"}, line, {"instruction": "q2", "output": "a"}])
+    assert result.records["instruction"].to_list() == ["q0", "q2"]
+    (q,) = result.quarantine.to_dicts()
+    assert q["reason"].startswith(reason)
+    assert q["location"] == "line 2" and q["source_file"] == str(tmp_path / "s.jsonl")
+    assert q["raw"]  # a preview for the reviewer, writable as UTF-8
+    q["raw"].encode("utf-8")
+    assert result.sources["s"].rows_read == 3
+    # What ingest returns can be written: the run's next step must not crash on it.
+    result.quarantine.write_ndjson(tmp_path / "q.jsonl")
+    result.records.write_parquet(tmp_path / "r.parquet")
+
+
+def test_a_lone_surrogate_in_a_json_array_element_is_quarantined(tmp_path):
+    body = b'[{"instruction": "q", "output": "\\udc80"}, {"instruction": "q", "output": "a"}]'
+    (tmp_path / "s.json").write_bytes(body)
+    result = ingest(make_config(tmp_path, local_source(path="s.json")))
+    assert result.records.height == 1
+    assert result.quarantine.select("location", "reason").rows() == [
+        ("element 0", "lone surrogate U+DC80 in a string (not valid Unicode)")
+    ]
+
+
+def test_a_raw_nul_in_a_csv_cell_is_quarantined_never_exported(tmp_path):
+    (tmp_path / "s.csv").write_bytes(b"instruction,output\nq,a\x00b\nq2,ok\n")
+    cfg = make_config(tmp_path, local_source(path="s.csv", fields={"instruction": "instruction", "output": "output"}))
+    result = ingest(cfg)
+    assert result.records["instruction"].to_list() == ["q2"]
+    expected = [("row 1", "NUL character in output (at character 1)")]
+    assert result.quarantine.select("location", "reason").rows() == expected
+    assert not result.records["output"].str.contains("\x00").any()
+
+
+def test_a_bad_csv_line_is_quarantined_and_the_rest_of_the_file_ingested(tmp_path):
+    (tmp_path / "s.csv").write_bytes(b'instruction,output\nq1,a\nq2,"b"c\nq3,d\n')
+    cfg = make_config(tmp_path, local_source(path="s.csv", fields={"instruction": "instruction", "output": "output"}))
+    result = ingest(cfg)
+    assert result.records["instruction"].to_list() == ["q1", "q3"]
+    expected = [("line 3", "malformed CSV: ',' expected after '\"'")]
+    assert result.quarantine.select("location", "reason").rows() == expected
+    assert result.sources["s"].rows_read == 3
+
+
+# -- inputs counted once -----------------------------------------------------------------------------
+
+
+def test_a_run_directory_inside_the_data_folder_is_not_read_back(tmp_path):
+    """`--out` set to the data folder: the second run reads the same rows as the first, not its quarantine."""
+    from pipeline.io.atomic import write_jsonl as write_rows
+    from pipeline.run_dir import RunDir
+    from pipeline.runs.outputs import start_run
+
+    write_jsonl(tmp_path / "s.jsonl", [{"instruction": "q", "output": "a"}, {"output": "no instruction"}])
+    cfg = make_config(tmp_path, local_source(path="*.jsonl"), state_dir=str(tmp_path / "state"))
+    counts = []
+    for _ in range(3):
+        run_dir = RunDir(tmp_path)  # the run directory is the data folder itself
+        start_run(cfg, run_dir)
+        result = ingest(cfg)
+        write_rows(run_dir.quarantine, result.quarantine.to_dicts())  # as finalize does
+        (tmp_path / "dataset").mkdir(exist_ok=True)
+        write_rows(run_dir.dataset / "data.jsonl", result.records.select("instruction", "input", "output").to_dicts())
+        counts.append((result.sources["s"].rows_read, result.records.height, result.quarantine.height))
+    assert counts == [(2, 1, 1)] * 3
+    assert (tmp_path / "quarantine.jsonl").is_file()
+
+
+def test_a_symlink_loop_under_a_recursive_glob_counts_each_row_once(tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    write_jsonl(tmp_path / "d" / "sub" / "s.jsonl", [{"instruction": "q", "output": "a"}])
+    (tmp_path / "d" / "sub" / "up").symlink_to(tmp_path / "d", target_is_directory=True)
+    result = ingest(make_config(tmp_path, local_source(path="d/**/*.jsonl")))
+    assert result.sources["s"].rows_read == result.records.height == 1

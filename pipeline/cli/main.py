@@ -7,15 +7,30 @@ Exit codes: 0 success, 1 the run failed (an unreadable source, rows that do not 
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 
 import typer
+from typer.exceptions import Abort, TyperException
 
 from pipeline.cli import review, serve, train
-from pipeline.cli.common import fail, quiet_environment
+from pipeline.cli.common import (
+    DEBUG_HINT,
+    debug_enabled,
+    describe,
+    describe_os_error,
+    fail,
+    one_line,
+    quiet_environment,
+    quiet_prefect_console,
+    require_folder,
+    set_debug,
+)
 from pipeline.config.run_config import PROJECT_ROOT, ConfigError, config_from_dict, load_config
 from pipeline.contamination.benchmarks import BenchmarkError
 from pipeline.run_dir import RunDir
+from pipeline.runs.check_input import input_report, train_file_shape
+from pipeline.runs.config_checks import config_problems
 from pipeline.runs.contamination_step import check_config
 from pipeline.runs.manifest import AccountingError
 from pipeline.stages.ingest import IngestError
@@ -27,6 +42,15 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     help="Curate instruction-tuning data: ingest, filter, dedupe, check, export.",
 )
+
+
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks and Prefect's own error logging (also: CURATE_DEBUG=1)."
+    ),
+) -> None:
+    set_debug(debug)
 
 
 @app.command()
@@ -49,6 +73,8 @@ def run(
 ) -> None:
     """Run the curation flow and print where the dataset, manifest and quarantine went."""
     quiet_environment(quiet)
+    require_folder("--out", out)
+    require_folder("--state-dir", state_dir)
     try:
         cfg = load_config(config)
         execution = {
@@ -67,7 +93,11 @@ def run(
             cfg = cfg.model_copy(update={"state_dir": str(state_dir.resolve())})
     except ConfigError as exc:
         fail(exc.lines, 2)
+    except UnicodeDecodeError as exc:  # where the loader lets one through
+        fail(f"{config}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8", 2)
+    require_folder("state_dir", cfg.state_path())
     out_dir = (out or Path("reports") / cfg.name).resolve()
+    require_folder("--out", out_dir)
     skipped = sorted({s.name for s in load_config(config).sources} - {s.name for s in cfg.sources})
     if skipped:
         typer.echo(f"not selected, skipped: {', '.join(skipped)}")
@@ -81,14 +111,19 @@ def _run_flow(cfg, out_dir: Path) -> None:
     from flows.curate import curate_flow
     from flows.runners import task_runner
 
+    quiet_prefect_console()  # Prefect's failed-run ERROR lines and tracebacks: the UI only, not the terminal
     try:
         runnable = curate_flow.with_options(task_runner=task_runner(cfg.execution))
     except RuntimeError as exc:  # a runner whose package is not installed
         fail(str(exc), 2)
     try:
         result = runnable(config=cfg, out_dir=str(out_dir))
-    except (IngestError, AccountingError, BenchmarkError, FileNotFoundError) as exc:
+    except (IngestError, AccountingError, BenchmarkError) as exc:
         fail(str(exc), 1)
+    except OSError as exc:  # a file fault during the run: disk full, a folder that cannot be written
+        fail(describe_os_error(exc), 1)
+    except UnicodeDecodeError as exc:
+        fail(describe(exc), 1)
     except ValueError as exc:  # a setting that cannot work on this machine (e.g. the ONNX backend on a GPU)
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 2)
     totals = result["totals"]
@@ -123,27 +158,44 @@ def check(
 ) -> None:
     """Check a training file against benchmark test sets: leaks found, classified, with evidence."""
     quiet_environment(quiet)
+    require_folder("--out", out)
     if not train.is_file():
         fail(f"--train: file not found: {train}", 2)
+    shape = train_file_shape(train)
     try:
         base = load_config(config) if config else None
-        cfg = check_config(train, benchmark, base, str(data_root) if data_root else None)
+        cfg = check_config(train, benchmark, base, str(data_root) if data_root else None, shape=shape)
         if state_dir:
             cfg = cfg.model_copy(update={"state_dir": str(state_dir.resolve())})
     except ConfigError as exc:
         fail(exc.lines, 2)
     except ValueError as exc:
         fail(str(exc), 2)
+    typer.echo(f"train file shape: {shape}")
+    try:
+        report = input_report(cfg)  # a check that read no row must not report the file clean
+    except IngestError as exc:
+        fail(str(exc), 1)
+    if report.problem():
+        fail(report.problem(), 1)
+    if report.warning():
+        typer.echo(f"warning: {report.warning()}", err=True)
     _run_flow(cfg, out.resolve())
 
 
 @app.command("validate-config")
-def validate_config(config: Path = typer.Argument(..., help="Config file to check.")) -> None:
-    """Check a config; print one line per error (exit 2), or a summary (exit 0)."""
+def validate_config(
+    config: Path = typer.Argument(..., help="Config file to check."),
+    strict: bool = typer.Option(False, "--strict", help="Also require hub sources and benchmarks to pin a revision."),
+) -> None:
+    """Check a config as a run would (schema, variables, files, keyword lists, model); one line per error (exit 2)."""
     try:
         cfg = load_config(config)
     except ConfigError as exc:
         fail(exc.lines, 2)
+    problems = config_problems(cfg, strict=strict)
+    if problems:
+        fail(problems, 2)
     typer.echo(f"ok: {config} ({len(cfg.sources)} sources: {', '.join(s.name for s in cfg.sources)})")
 
 
@@ -152,9 +204,37 @@ train.register(app)
 app.add_typer(review.review_app, name="review")
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main(args: list[str] | None = None) -> None:
+    """The console entry point (`curate`, `python -m pipeline.cli`): one `error:` line and the right exit
+    code for every failure; a traceback only with --debug (or CURATE_DEBUG=1)."""
+    sys.exit(_main(sys.argv[1:] if args is None else args))
+
+
+def _main(args: list[str]) -> int:
+    try:
+        result = app(args=args, prog_name="curate", standalone_mode=False)
+    except TyperException as exc:  # typer's (vendored click's) usage errors: invalid arguments, exit 2
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `curate`: the help is already printed
+            return exc.exit_code
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        typer.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
+        return exc.exit_code
+    except Abort:
+        typer.echo("error: aborted", err=True)
+        return 1
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last stop: one line, never a traceback unless asked for
+        if debug_enabled():
+            traceback.print_exc()
+            typer.echo(f"error: {describe(exc)}", err=True)
+        else:
+            typer.echo(f"error: {describe(exc)} {DEBUG_HINT}", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    main()

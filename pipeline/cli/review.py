@@ -18,7 +18,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli.common import fail
+from pipeline.cli.common import describe_os_error, fail, require_folder
 from pipeline.config.run_config import ConfigError, load_config
 from pipeline.contamination.verdicts import STATUSES, LedgerError, apply_verdicts, read_verdict_file
 from pipeline.io.atomic import write_text
@@ -52,13 +52,20 @@ def state_dir_for(state_dir: Path | None, config: Path | None, run: Path | None)
 
 
 def _open(state_dir: Path | None, config: Path | None, run: Path | None, create: bool) -> ReviewLedger | None:
+    require_folder("--state-dir", state_dir)
     try:
         folder = state_dir_for(state_dir, config, run)
-        return ReviewLedger.in_state_dir(folder) if create else ReviewLedger.existing(folder)
     except ConfigError as exc:
         fail("; ".join(exc.lines), 2)
+    except UnicodeDecodeError as exc:  # where the config loader lets one through
+        fail(f"{config or run}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8", 2)
+    require_folder("state_dir", folder)
+    try:
+        return ReviewLedger.in_state_dir(folder) if create else ReviewLedger.existing(folder)
     except sqlite3.Error as exc:
-        fail(f"ledger: {exc}", 1)
+        fail(f"ledger in {folder}: {exc}", 1)
+    except OSError as exc:
+        fail(describe_os_error(exc), 1)
 
 
 @review_app.command("import")
@@ -76,6 +83,8 @@ def import_verdicts(
         parsed = read_verdict_file(file)  # before the ledger is opened: a bad file creates nothing
     except LedgerError as exc:
         fail(f"{file}: {exc}", 2)
+    except UnicodeDecodeError as exc:
+        fail(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8", 2)
     ledger = _open(state_dir, config, run, create=True)
     try:
         summary = ledger.import_verdicts(parsed, reviewer=reviewer, origin=str(file.resolve()))
@@ -136,11 +145,16 @@ def export(
     run: Path | None = RunOpt,
 ) -> None:
     """Dump the ledger's verdicts as a verdict file (`curate review import` reads it back)."""
+    if out is not None and out.is_dir():
+        fail(f"--out {out} is a folder: give a file name", 2)
     ledger = _open(state_dir, config, run, create=False)
     data = ledger.export() if ledger else {"format": "platypus-curate-verdicts", "version": 1, "verdicts": []}
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if out is None:
         typer.echo(text, nl=False)
         return
-    write_text(out, text)
+    try:
+        write_text(out, text)
+    except OSError as exc:
+        fail(describe_os_error(exc), 1)
     typer.echo(f"{len(data['verdicts'])} verdicts written to {out}")

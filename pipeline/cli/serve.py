@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli.common import fail, quiet_environment
+from pipeline.cli.common import fail, quiet_environment, require_folder
 from pipeline.config.run_config import ConfigError, load_config
 
 
@@ -31,12 +31,17 @@ def serve(
         fail("give exactly one of --cron and --interval", 2)
     if collision not in ("cancel-new", "enqueue"):
         fail(f"--collision: {collision!r} is not one of cancel-new, enqueue", 2)
+    require_folder("--out", out)
+    require_folder("--state-dir", state_dir)
     try:
         cfg = load_config(config)
         if state_dir:
             cfg = cfg.model_copy(update={"state_dir": str(state_dir.resolve())})
     except ConfigError as exc:
         fail(exc.lines, 2)
+    except UnicodeDecodeError as exc:  # where the config loader lets one through
+        fail(f"{config}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8", 2)
+    require_folder("state_dir", cfg.state_path())
     # Imported here, after quiet_environment(): Prefect reads its settings when first imported.
     from prefect.client.schemas.schedules import CronSchedule
 

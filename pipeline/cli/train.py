@@ -10,12 +10,14 @@ limit). torch, transformers and peft are imported inside the library's functions
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
-from pipeline.cli.common import fail
+from pipeline.cli.common import describe_os_error, fail, one_line, require_folder
 from pipeline.config.errors import ConfigError
 from pipeline.config.finetune import load_finetune_config
 from pipeline.merging.lora_merge import Adapter, AdapterMismatchError, MergeCheckError, merge_adapters
@@ -43,6 +45,13 @@ def _environment(quiet: bool) -> None:
     hf_logging.disable_progress_bar()
 
 
+def _failed(what: str, exc: Exception) -> NoReturn:
+    """A run that failed (exit 1), in one line; a file fault names its file or folder."""
+    if isinstance(exc, OSError) and (exc.filename is not None or exc.errno in (errno.ENOSPC, errno.EDQUOT)):
+        fail(f"{what} failed: {describe_os_error(exc)}", 1)
+    fail(f"{what} failed: {type(exc).__name__}: {one_line(exc)}", 1)
+
+
 def _config(path: Path | None):
 
     try:
@@ -63,6 +72,7 @@ def finetune(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; warnings and errors only."),
 ) -> None:
     """Fine-tune BASE with LoRA on a curated dataset (Platypus recipe); write the adapter and its lineage."""
+    require_folder("--out", out)
     cfg = _config(config)
     _environment(quiet)
 
@@ -71,7 +81,7 @@ def finetune(
     except (ConfigError, DatasetError, BaseModelError) as exc:
         fail("; ".join(exc.lines) if isinstance(exc, ConfigError) else str(exc), 2)
     except (RuntimeError, ValueError, OSError) as exc:
-        fail(f"fine-tune failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 1)
+        _failed("fine-tune", exc)
     before, after = result["loss_before"], result["loss_after"]
     if before is not None:
         typer.echo(
@@ -118,6 +128,7 @@ def merge(
 
     With --method NAME --config RECIPE: build a model with a registered merge method instead
     (pipeline/merging/registry.py; recipes in configs/recipes/)."""
+    require_folder("--out", out)
     if method is not None:
         if adapter or base or dataset:
             fail("--method runs a recipe: its sources come from --config, not --adapter/--base/--dataset", 2)
@@ -139,7 +150,7 @@ def merge(
     except (MergeCheckError, MergeOverlapError) as exc:
         fail(str(exc), 1)
     except (RuntimeError, ValueError, OSError) as exc:
-        fail(f"merge failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 1)
+        _failed("merge", exc)
     if overlap is not None:
         typer.echo(
             f"partner overlap: {100 * overlap['overlap']:.1f}% "
@@ -175,7 +186,7 @@ def _merge_models(method: str, recipe: Path | None, out: Path, quiet: bool) -> N
     except ReplicatedMergeError as exc:
         fail(str(exc), 1)
     except (RuntimeError, ValueError, OSError) as exc:
-        fail(f"merge failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 1)
+        _failed("merge", exc)
     details = ", ".join(f"{k} {result[k]}" for k in ("layers", "experts", "parameters", "shards") if k in result)
     typer.echo(f"{result['method']}: {details}")
     if "max_abs_logit_diff" in result:

@@ -44,7 +44,7 @@ from pipeline.config.run_config import BenchmarkSpec, ContaminationConfig, Embed
 from pipeline.contamination.benchmarks import load_benchmarks  # noqa: E402
 from pipeline.contamination.candidates import tail_vectors  # noqa: E402
 from pipeline.contamination.check import contamination_check  # noqa: E402
-from pipeline.embed.embedder import EmbeddingCache, SentenceTransformerEmbedder, embedding_text  # noqa: E402
+from pipeline.embed.embedder import SentenceTransformerEmbedder, embedding_cache, embedding_text  # noqa: E402
 from pipeline.schema import RECORD_SCHEMA, content_uid  # noqa: E402
 
 LABELS = ["duplicate", "gray-area", "similar-but-different", "clean"]  # score.py's order
@@ -99,7 +99,7 @@ def check_file(
     benchmarks = load_benchmarks([BenchmarkSpec(name=n, builtin=n) for n in benchmark_names], data_root)
     if "model" not in _EMBEDDER:
         _EMBEDDER["model"] = SentenceTransformerEmbedder(EmbeddingConfig())
-    cache = EmbeddingCache(cache_dir / "embeddings", _EMBEDDER["model"])  # where `curate` keeps them too
+    cache = embedding_cache(EmbeddingConfig(), cache_dir, _EMBEDDER["model"])  # where `curate` keeps them too
     started = time.perf_counter()
     stems = cache.encode(benchmarks["question"].to_list())
     full = cache.encode(benchmarks["question_with_choices"].to_list())

@@ -8,7 +8,9 @@ placeholders (`{context}\\n\\n{question}\\n\\n{choices.text|lettered}`):
 - `{a.b}` a nested value: key `b` of mapping `a`, or `b` of every mapping in list `a`.
 - `{name|filter|...}` filters, applied left to right:
   `lettered` (list -> "A. x" lines), `paren_lettered` (list -> "(A) x (B) y"),
-  `lines` (list -> one per line), `comma` (list -> "x, y"), `strip`, `str`.
+  `lines` (list -> one per line), `comma` (list -> "x, y"), `strip`, `str`,
+  `first_user` / `first_assistant` (a chat's turn list -> the text of its first user / assistant
+  turn: ShareGPT `{from, value}` or OpenAI-style `{role, content}`; none is a missing field).
 - `{{` and `}}` are literal braces.
 
 Non-string scalars (numbers, booleans) are rendered with `str()`, except where the whole
@@ -24,7 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
-_FILTERS = {"lettered", "paren_lettered", "lines", "comma", "strip", "str"}
+_FILTERS = {"lettered", "paren_lettered", "lines", "comma", "strip", "str", "first_user", "first_assistant"}
+# Who speaks a chat turn, by the `from` (ShareGPT) or `role` (OpenAI messages) value.
+USER_ROLES = frozenset({"user", "human"})
+ASSISTANT_ROLES = frozenset({"assistant", "gpt", "bot", "model", "chatgpt"})
 
 
 class MissingField(Exception):
@@ -137,9 +142,25 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+def first_turn(turns: Any, roles: frozenset[str]) -> str | None:
+    """The text of the first turn in `turns` spoken by one of `roles`, or None."""
+    for turn in turns if isinstance(turns, (list, tuple)) else []:
+        if isinstance(turn, dict):
+            role = turn.get("from", turn.get("role"))
+            if isinstance(role, str) and role.strip().lower() in roles:
+                text = turn.get("value", turn.get("content"))
+                return text if isinstance(text, str) else None
+    return None
+
+
 def _apply(value: Any, filters: tuple[str, ...]) -> Any:
     for name in filters:
-        if name == "lettered":
+        if name in ("first_user", "first_assistant"):
+            turn = first_turn(value, USER_ROLES if name == "first_user" else ASSISTANT_ROLES)
+            if turn is None:
+                raise MissingField(f"{name.removeprefix('first_')} turn")
+            value = turn
+        elif name == "lettered":
             value = "\n".join(f"{option_label(i)}. {_to_text(v)}" for i, v in enumerate(_as_list(value)))
         elif name == "paren_lettered":
             value = " ".join(f"({option_label(i)}) {_to_text(v)}" for i, v in enumerate(_as_list(value)))

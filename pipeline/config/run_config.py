@@ -171,11 +171,11 @@ class SemanticDedupConfig(Strict):
     # "platypus-notebook": greedy in file order, keep a row only if its cosine to every
     # kept row is <= 0.7; it overrides min_cosine, inclusive and the keep policy.
     preset: Literal["platypus-notebook"] | None = None
-    min_cosine: float = Field(0.8, ge=-1.0, le=1.0)
+    min_cosine: float = Field(0.8, gt=0.0, le=1.0)
     inclusive: bool = True  # a pair at exactly min_cosine is a duplicate
     # Pairs are searched (and stored) at min(min_cosine, search_cosine): a later min_cosine at or
     # above it re-decides from the stored pairs; a lower one searches again (a scoring setting).
-    search_cosine: float = Field(SEARCH_COSINE, ge=-1.0, le=1.0)
+    search_cosine: float = Field(SEARCH_COSINE, gt=0.0, le=1.0)
     # exact: torch (blockwise matmul), faiss (flat index); approximate: hnsw (re-scored, may miss
     # pairs, never adds one). auto: torch on CUDA; on CPU torch up to exact_max_rows rows, hnsw above.
     search: Literal["auto", "faiss", "torch", "hnsw"] = "auto"
@@ -285,11 +285,11 @@ class ContaminationConfig(Strict):
     benchmarks: list[BenchmarkSpec] = Field(default_factory=list)
     # Where the built-ins' local files are (shared/data layout); "" means the hub.
     data_root: str = "${SHARED_DATA:-}"
-    min_cosine: float = Field(0.8, ge=-1.0, le=1.0)  # the paper's threshold for a flagged pair
+    min_cosine: float = Field(0.8, gt=0.0, le=1.0)  # the paper's threshold for a flagged pair
     # Every pair at or above min(min_cosine, search_cosine) is scored; below it, the closest top_k.
     # Raising min_cosine above it re-decides from the stored scores without scoring again.
-    search_cosine: float = Field(SEARCH_COSINE, ge=-1.0, le=1.0)
-    candidate_cosine: float = Field(0.6, ge=-1.0, le=1.0)  # how far below it candidates are gathered
+    search_cosine: float = Field(SEARCH_COSINE, gt=0.0, le=1.0)
+    candidate_cosine: float = Field(0.6, gt=0.0, le=1.0)  # how far below it candidates are gathered
     top_k: int = Field(5, gt=0)  # embedding candidates kept per training row and benchmark
     rules: LeakRules = Field(default_factory=LeakRules)
     judge: JudgeConfig | None = None  # optional; off unless configured
@@ -394,6 +394,11 @@ class RunConfig(Strict):
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+def unset_env(value: str) -> list[str]:
+    """The variables `${VAR}` in `value` names, with no `:-default`, that the environment lacks."""
+    return [m.group(1) for m in _ENV.finditer(value) if m.group(1) not in os.environ and m.group(2) is None]
+
+
 def expand_env(value: str) -> str:
     def sub(match: re.Match) -> str:
         name, default = match.group(1), match.group(2)
@@ -452,5 +457,11 @@ def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError([f"config file not found: {path}"])
-    data = parse_config_text(path.read_text(encoding="utf-8"), path.suffix.lower())
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"not UTF-8 text: {path} (byte {exc.start}: {exc.reason}); save it as UTF-8"]) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read config file {path}: {exc.strerror or exc}"]) from None
+    data = parse_config_text(text, path.suffix.lower())
     return config_from_dict(data, path.resolve().parent)

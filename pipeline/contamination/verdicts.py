@@ -16,18 +16,19 @@ marked `stale` with the reason, for the report to show.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.config.errors import error_lines
 from pipeline.config.run_config import CategoryAction, LeakCategory
 
 FILE_FORMAT = "platypus-curate-verdicts"
 STATUSES = ("new", "reviewed", "overridden", "stale")
+CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a verdict's reviewed_at may be
 
 # Columns `apply_verdicts` adds to a pairs frame.
 REVIEW_COLUMNS: dict[str, pl.DataType] = {
@@ -80,6 +81,17 @@ class VerdictEntry(BaseModel):
     benchmark: str | None = None
     benchmark_id: str | None = None
 
+    @field_validator("reviewed_at")
+    @classmethod
+    def _not_in_future(cls, value: datetime | None) -> datetime | None:
+        # A verdict from the future would win every later review of its pair (the newest wins).
+        if value is not None:
+            stamp = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+            now = datetime.now(UTC)
+            if stamp > now + CLOCK_SKEW:
+                raise ValueError(f"in the future ({iso_utc(stamp)}, now {iso_utc(now)}); check the reviewer's clock")
+        return value
+
 
 class VerdictFile(BaseModel):
     """What the report page exports and `curate review export` writes."""
@@ -108,7 +120,12 @@ def iso_utc(value: datetime | None) -> str:
 
 def parse_verdict_file(data: str | bytes | dict | list) -> VerdictFile:
     """A verdict file's JSON text or parsed content (a bare list of verdicts is accepted)."""
-    if isinstance(data, (str, bytes)):
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise LedgerError(f"not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
+    if isinstance(data, str):
         try:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
@@ -133,7 +150,7 @@ def read_verdict_file(source: str | Path | dict | list) -> VerdictFile:
         path = Path(source)
         if not path.is_file():
             raise LedgerError(f"verdict file not found: {path}")
-        source = path.read_text(encoding="utf-8")
+        source = path.read_bytes()
     return parse_verdict_file(source)
 
 

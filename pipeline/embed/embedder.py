@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -139,9 +140,11 @@ class EmbeddingCache:
         if self._known is None:
             self._known = {}
             for shard in sorted(self.root.glob("shard-*.npz")) if self.root.is_dir() else []:
-                with np.load(shard) as data:
-                    for key, vector in zip(data["hashes"].astype(str), data["vectors"]):
-                        self._known[key] = vector
+                read = _read_shard(shard)
+                if read is None:
+                    continue  # moved aside: its texts are planned again and recomputed
+                for key, vector in zip(*read):
+                    self._known[key] = vector
         return self._known
 
     def _write_shard(self, hashes: list[str], vectors: np.ndarray) -> None:
@@ -149,7 +152,8 @@ class EmbeddingCache:
         target = self.root / f"shard-{name}.npz"
         with atomic_path(target) as tmp:
             with open(tmp, "wb") as handle:
-                np.savez(handle, hashes=np.array(hashes, dtype="S32"), vectors=vectors.astype(np.float32))
+                stored = np.array(hashes, dtype="S32"), vectors.astype(np.float32)
+                np.savez(handle, hashes=stored[0], vectors=stored[1], checksum=np.array(_shard_checksum(*stored)))
 
     def plan(self, texts: Sequence[str]) -> list[list[tuple[str, str]]]:
         """The chunks of (hash, text) still to embed for `texts`."""
@@ -204,6 +208,41 @@ class EmbeddingCache:
     def counts(self) -> dict:
         """How this run used the cache: telemetry, kept out of the outputs (they must not depend on it)."""
         return {"cache_hits": self.hits, "computed": self.computed}
+
+
+def _shard_checksum(hashes: np.ndarray, vectors: np.ndarray) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(hashes).tobytes())
+    digest.update(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def _read_shard(shard: Path) -> tuple[list[str], np.ndarray] | None:
+    """A shard's (hashes, vectors), or None if it is truncated or corrupt: then it is renamed
+    `<name>.corrupt` (kept for a look, never read again) and a warning is logged."""
+    try:
+        with np.load(shard) as data:
+            raw_hashes, vectors = data["hashes"], data["vectors"]
+            checksum = str(data["checksum"]) if "checksum" in data.files else None  # older shards have none
+        if vectors.ndim != 2 or len(raw_hashes) != len(vectors):
+            raise ValueError(f"{len(raw_hashes)} hashes for vectors of shape {vectors.shape}")
+        if checksum is not None and checksum != _shard_checksum(raw_hashes, vectors):
+            raise ValueError("checksum mismatch")
+        hashes = raw_hashes.astype(str).tolist()
+    except Exception as exc:  # whatever np.load raised (BadZipFile, EOFError, ValueError, KeyError, ...)
+        aside = shard.with_name(shard.name + ".corrupt")
+        try:
+            os.replace(shard, aside)
+        except FileNotFoundError:  # another worker moved it aside first
+            pass
+        log.warning(
+            "embedding cache: shard %s is unreadable (%s: %s); moved aside to %s, its texts will be recomputed",
+            shard.name,
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+            aside.name,
+        )
+        return None
+    return hashes, vectors
 
 
 def embedding_cache(

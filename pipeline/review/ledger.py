@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS history (id INTEGER PRIMARY KEY AUTOINCREMENT, {_HIST
 """
 
 
+class LedgerUnreadable(LedgerError, sqlite3.DatabaseError):
+    """A ledger file that SQLite cannot read; one line, caught as a LedgerError or a sqlite3.Error."""
+
+
 class ImportSummary(BaseModel):
     read: int = 0
     added: int = 0
@@ -66,8 +70,14 @@ class ReviewLedger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.executescript(_SCHEMA)
+        try:
+            with closing(self._connect()) as db, db:
+                db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:  # not a database, or a damaged one: say so, touch nothing
+            raise LedgerUnreadable(
+                f"review ledger {self.path} cannot be read ({exc}); move it aside and re-import "
+                "the verdict files (`curate review import`)"
+            ) from None
 
     @classmethod
     def in_state_dir(cls, state_dir: str | Path) -> ReviewLedger:

@@ -42,6 +42,7 @@ from pipeline.embed.embedder import embedding_cache, embedding_text, load_vector
 from pipeline.io.atomic import write_csv, write_json, write_jsonl, write_parquet
 from pipeline.review.ledger import ReviewLedger
 from pipeline.run_dir import RunDir
+from pipeline.runs.check_input import shape_fields, train_file_shape
 from pipeline.runs.outputs import finish_step, write_stage_result
 from pipeline.runs.progress import progress
 from pipeline.runs.step_output import StepOutput
@@ -123,9 +124,14 @@ def contamination(config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutp
 
 
 def check_config(
-    train_file: Path, benchmarks: list[str], base: RunConfig | None = None, data_root: str | None = None
+    train_file: Path,
+    benchmarks: list[str],
+    base: RunConfig | None = None,
+    data_root: str | None = None,
+    shape: str | None = None,
 ) -> RunConfig:
-    """The RunConfig that `curate check` runs: the file as the only source, no filter, no dedup."""
+    """The RunConfig that `curate check` runs: the file as the only source, no filter, no dedup.
+    `shape` names the file's layout (`check_input.SHAPES`); None detects it from the first rows."""
     data = base.model_dump(mode="json") if base is not None else {}
     specs = []
     for item in benchmarks:
@@ -153,7 +159,7 @@ def check_config(
                     "name": "train",
                     "license": "unknown",
                     "local": {"path": str(train_file.resolve()), "format": fmt},
-                    "fields": {"instruction": "instruction", "input": "input", "output": "output", "id": "{id?}"},
+                    "fields": shape_fields(shape or train_file_shape(train_file)),
                 }
             ],
             "dedup": {"exact": {"enabled": False}, "semantic": {"enabled": False}},

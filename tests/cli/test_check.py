@@ -150,3 +150,42 @@ def test_reviewer_verdict_overrides_the_classifier_in_the_next_run(check_run):
     )
     assert pair["category"].to_list() == ["clean"] and pair["suggested_category"].to_list() == ["duplicate"]
     assert pair["review_status"].to_list() == ["overridden"] and pair["action"].to_list() == ["keep"]
+
+
+def test_a_file_with_no_readable_row_is_refused_not_called_clean(tmp_path):
+    train = tmp_path / "broken.jsonl"
+    train.write_text('{"instruction": \n{"instruction":  \n{"instruction": ""}\n')
+    args = ["check", "--train", str(train), "-b", "gsm8k", "--out", str(tmp_path / "out")]
+    result = run_cli(args, offline_env(tmp_path))
+    assert result.returncode == 1, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "no training row could be read: all 3 rows were quarantined" in errors[0]
+    assert "invalid JSON" in errors[0] and "(2 of 3)" in errors[0]
+    assert "train file shape: alpaca" in result.stdout and not (tmp_path / "out").exists()
+
+
+def test_a_sharegpt_file_is_detected_mapped_and_checked(tmp_path):
+    question = "Natalia sold clips to 48 of her friends in April, and then half as many in May. How many in all?"
+    bench = tmp_path / "gsm8k_tiny.jsonl"  # hand-made rows in GSM8K's test-file format
+    bench.write_text(
+        json.dumps({"question": question, "answer": "48 / 2 = 24 in May.\n#### 72"})
+        + "\n"
+        + json.dumps({"question": "A robe takes 2 bolts of blue fiber and half that white. How many?", "answer": "3"})
+        + "\n"
+    )
+    chats = [
+        {"id": "leak", "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": "#### 72"}]},
+        {"id": "fine", "conversations": [{"from": "human", "value": "Write a haiku about rain."},
+                                         {"from": "gpt", "value": "Soft rain on the roof."}]},
+        {"id": "bad", "conversations": [{"from": "gpt", "value": "an answer with no question"}]},
+    ]
+    train = tmp_path / "chats.jsonl"
+    train.write_text("".join(json.dumps(c) + "\n" for c in chats))
+    out = tmp_path / "out"
+    args = ["check", "--train", str(train), "-b", f"gsm8k={bench}", "--out", str(out)]
+    result = run_cli([*args, "--state-dir", str(tmp_path / "state"), "--quiet"], offline_env(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "train file shape: sharegpt" in result.stdout
+    assert "warning:" not in result.stderr  # 1 of 3 quarantined: not most
+    leaks = [json.loads(line) for line in (out / "contamination" / "leaks.jsonl").read_text().splitlines()]
+    assert {leak["train_id"] for leak in leaks} == {"leak"}

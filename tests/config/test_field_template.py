@@ -161,3 +161,16 @@ def test_bad_template_fails_config_load_with_one_line_naming_the_field(template,
 def test_good_template_loads():
     cfg = config_from_dict(_config_with_instruction("{context?}\n\n{question}\n\n{choices.text|lettered}"))
     assert cfg.sources[0].fields.instruction.startswith("{context?}")
+
+
+def test_chat_filters_take_the_first_user_and_assistant_turns():
+    turns = [("system", "s"), ("human", "q"), ("gpt", "a"), ("human", "q2")]
+    sharegpt = {"conversations": [{"from": who, "value": text} for who, text in turns]}
+    messages = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    assert parse_template("{conversations|first_user}").render(sharegpt) == "q"
+    assert parse_template("{conversations|first_assistant}").render(sharegpt) == "a"
+    assert parse_template("{messages|first_user}\n{messages|first_assistant}").render(messages) == "q\na"
+    with pytest.raises(MissingField):
+        parse_template("{messages|first_assistant}").render({"messages": [{"role": "user", "content": "q"}]})
+    with pytest.raises(MissingField):
+        parse_template("{messages|first_user}").render({"messages": "not a list"})

@@ -304,6 +304,8 @@ def test_cli_validate_config_prints_one_error_line_per_problem_and_exits_2(tmp_p
 def test_cli_validate_config_ok(tmp_path):
     path = tmp_path / "good.toml"
     path.write_text(TOML)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "alpha.jsonl").write_text('{"q": "x", "a": "y"}\n')  # validate-config checks it exists
     result = CliRunner().invoke(app, ["validate-config", str(path)])
     assert result.exit_code == 0
     assert result.stdout.startswith("ok: ") and "alpha" in result.stdout
@@ -335,3 +337,47 @@ def test_a_past_runs_config_with_settings_this_version_dropped_still_loads():
     assert config.sources[0].name == "s" and config.contamination.rules.template_ratio == 0.6
     with pytest.raises(ConfigError):
         config_of_past_run({"sources": [{**source, "license": 5}]})  # a real error is still an error
+
+
+# -- thresholds in range, files that are not UTF-8 ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "section, where",
+    [
+        ({"dedup": {"semantic": {"min_cosine": -0.5}}}, "dedup.semantic.min_cosine"),
+        ({"dedup": {"semantic": {"search_cosine": 0}}}, "dedup.semantic.search_cosine"),
+        ({"dedup": {"semantic": {"min_cosine": 1.2}}}, "dedup.semantic.min_cosine"),
+        ({"contamination": {"min_cosine": -0.1}}, "contamination.min_cosine"),
+        ({"contamination": {"search_cosine": 0.0}}, "contamination.search_cosine"),
+        ({"contamination": {"candidate_cosine": -1}}, "contamination.candidate_cosine"),
+    ],
+)
+def test_a_cosine_threshold_outside_zero_to_one_is_one_line(section, where):
+    lines = errors_of({"sources": [source()], **section})
+    assert len(lines) == 1 and lines[0].startswith(f"{where}: "), lines
+
+
+def test_a_cosine_threshold_of_one_is_allowed():
+    cfg = config_from_dict({"sources": [source()], "dedup": {"semantic": {"min_cosine": 1}}})
+    assert cfg.dedup.semantic.min_cosine == 1.0
+
+
+def test_cli_validate_config_refuses_a_negative_min_cosine_with_exit_2(tmp_path):
+    path = tmp_path / "neg.toml"
+    path.write_text(TOML.replace("min_cosine = 0.75", "min_cosine = -0.5"))
+    result = CliRunner().invoke(app, ["validate-config", str(path)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: dedup.semantic.min_cosine: "), lines
+
+
+def test_a_config_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(TOML.replace('name = "t"', 'name = "café"').encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert len(info.value.lines) == 1 and info.value.lines[0].startswith("not UTF-8 text: ")
+    result = CliRunner().invoke(app, ["validate-config", str(path)])
+    assert result.exit_code == 2 and result.stderr.startswith("error: not UTF-8 text: ")
+    assert result.stderr.count("\n") == 1

@@ -124,10 +124,13 @@ def test_a_change_reruns_only_the_stages_that_depend_on_it(small):
     data["export"] = {**data.get("export", {}), "description": "A new description."}
     edited = tmp / "configs" / "small-described.yaml"
     edited.write_text(yaml.safe_dump(data))
+    before = _markers(out)
     small["run"](out, tmp / "state-a", config_path=edited)
     states = _task_states(small["api"], out)
+    after = _markers(out)
     for stage in STAGES[:-2]:
-        assert states[stage] in ("Cached", "Completed") and _reused(out, stage), stage
+        assert states[stage] in ("Cached", "Completed") and before[stage] == after[stage], stage
+    assert before["finalize"] != after["finalize"]
     assert "A new description." in (out / "dataset" / "README.md").read_text()
     # A new row in one source: ingest and everything after it re-run, but only the new text is embedded.
     source = tmp / "data" / "demo" / "arith_word_problems.jsonl"
@@ -161,20 +164,21 @@ def test_a_changed_threshold_reruns_only_the_deciding_stages(small):
     data["contamination"] = {**data["contamination"], "min_cosine": 0.85}
     edited = tmp / "configs" / "small-085.yaml"
     edited.write_text(yaml.safe_dump(data))
+    before = _markers(out)
     small["run"](out, tmp / "state-a", config_path=edited)
+    after = _markers(out)
     for stage in ("ingest", "keyword-filter", "exact-dedup", "embed", "pair-search", "leak-scores"):
-        assert _reused(out, stage), stage  # the scores were not computed again
-    for stage in ("semantic-dedup", "contamination"):
-        assert not _reused(out, stage), stage
+        assert before[stage] == after[stage], stage  # the scores were not computed again
+    for stage in ("semantic-dedup", "contamination", "finalize"):
+        assert before[stage] != after[stage], stage
     semantic = json.loads((out / "stages" / "semantic_dedup" / "stats.json").read_text())
     first = json.loads((small["first"] / "stages" / "semantic_dedup" / "stats.json").read_text())
     assert semantic["rule"] == "duplicate if cosine >= 0.85" and semantic["dropped"] < first["dropped"]
 
 
-def _reused(out: Path, stage: str) -> bool:
-    """The stage's outputs were not rewritten by the last run (its marker predates the manifest)."""
-    marker = out / "stages" / stage.replace("-", "_") / "_COMPLETE"
-    return marker.stat().st_mtime_ns < (out / "manifest.json").stat().st_mtime_ns
+def _markers(out: Path) -> dict[str, bytes]:
+    """Each stage's completion marker (its key, outputs and their mtimes): it changes exactly when the stage ran."""
+    return {stage: (out / "stages" / stage.replace("-", "_") / "_COMPLETE").read_bytes() for stage in STAGES}
 
 
 def test_a_run_killed_while_embedding_resumes_with_identical_outputs(small):

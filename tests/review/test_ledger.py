@@ -226,3 +226,46 @@ def test_cli_status_without_a_ledger_and_for_a_run(tmp_path):
     assert result.exit_code == 0, result.output
     assert "(none yet)" in result.output and "new 5" in result.output
     assert not (tmp_path / "state" / "review").exists()  # status creates nothing
+
+
+def test_a_verdict_from_the_future_is_refused_with_one_line(ledger, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    soon = (datetime.now(UTC) + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")  # clock skew: accepted
+    later = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert ledger.import_verdicts(page_export(verdict(at=soon))).added == 1
+    with pytest.raises(LedgerError, match=r"^verdicts\.1\.reviewed_at: in the future \(") as info:
+        ledger.import_verdicts(page_export(verdict("t2"), verdict("t3", at=later)))
+    assert "\n" not in str(info.value)
+    assert len(ledger.rows()) == 1  # nothing of the refused file was written
+
+    file = tmp_path / "future.json"
+    file.write_text(json.dumps(page_export(verdict(at=later))))
+    result = runner.invoke(review_app, ["import", str(file), "--state-dir", str(tmp_path / "s")])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "verdicts.0.reviewed_at: in the future (" in result.output
+
+
+def test_a_verdict_file_that_is_not_utf8_is_one_line(tmp_path):
+    file = tmp_path / "latin1.json"
+    file.write_bytes(json.dumps(page_export(verdict(note="café")), ensure_ascii=False).encode("latin-1"))
+    result = runner.invoke(review_app, ["import", str(file), "--state-dir", str(tmp_path / "s")])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "not UTF-8 text" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "s").exists()
+
+
+def test_a_ledger_file_that_is_no_database_fails_clearly(tmp_path):
+    import sqlite3
+
+    from pipeline.review.ledger import LEDGER_FILE
+
+    (tmp_path / "s" / LEDGER_FILE).parent.mkdir(parents=True)
+    (tmp_path / "s" / LEDGER_FILE).write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(LedgerError, match="cannot be read") as info:
+        ReviewLedger.existing(tmp_path / "s")
+    assert isinstance(info.value, sqlite3.Error) and "\n" not in str(info.value)
+    file = tmp_path / "v.json"
+    file.write_text(json.dumps(page_export(verdict())))
+    result = runner.invoke(review_app, ["import", str(file), "--state-dir", str(tmp_path / "s")])
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and "cannot be read" in result.output

@@ -6,7 +6,9 @@ bad quotes, huge integers, empty lines, missing fields. Property: `ingest` eithe
 and then for the source rows read = records + quarantined, every quarantined row names its
 file and a location, and the result can be written; or it raises a one-line IngestError.
 Where the number of rows is known from the file (JSON Lines: its non-blank lines; a JSON
-array that parses: its elements), rows read equals it. The last test reports the count.
+array that parses: its elements), rows read equals it. A slow test runs the whole `curate run`
+over eight generated sources at once: it succeeds with every source's rows adding up, or fails
+with one `error:` line and exit 1 or 2, never a traceback. The last test reports the count.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import offline_env, run_cli
 
 from pipeline.config.run_config import config_from_dict
 from pipeline.stages.ingest import IngestError, ingest
@@ -168,6 +171,36 @@ def test_each_format_is_fuzzed(tmp_path_factory, fmt, data):
     test_a_malformed_file_is_read_row_by_row_or_refused_in_one_line.hypothesis.inner_test(
         tmp_path_factory, data.draw(strategy[fmt])
     )
+
+
+@pytest.mark.slow
+@settings(max_examples=2, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(cases=st.lists(any_file, min_size=8, max_size=8))
+def test_the_cli_on_eight_malformed_sources_succeeds_with_every_row_accounted_for_or_fails_in_one_line(
+    tmp_path_factory, cases
+):
+    """The whole `curate run` (Prefect, finalize, report) over generated files, one source each."""
+    folder = tmp_path_factory.mktemp("fuzz-cli")
+    sources = []
+    for k, (name, body, _) in enumerate(cases):
+        (folder / f"{k}-{name}").write_bytes(body)
+        sources.append({"name": f"s{k}", "license": "cc-by-4.0", "optional": True, "local": {"path": f"{k}-{name}"},
+                        "fields": {"instruction": "instruction", "input": "input", "output": "output", "id": "{id?}"}})
+    config = folder / "fuzz.yaml"  # JSON is YAML
+    config.write_text(json.dumps({"name": "fuzz", "sources": sources, "dedup": {"semantic": {"enabled": False}}}))
+    result = run_cli(["run", "-c", str(config), "--out", str(folder / "out"), "--quiet"], offline_env(folder))
+    TRIED["inputs"] += len(cases)
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert result.returncode in (1, 2) and len(errors) == 1, result.stderr[-3000:]
+        TRIED["refused"] += 1
+        return
+    manifest = json.loads((folder / "out" / "manifest.json").read_text())
+    for entry in manifest["funnel"].values():  # finalize refuses a run whose rows do not add up; check it anyway
+        assert entry["read"] == entry["exported"] + entry["removed_total"] + entry["quarantined"]
+    TRIED["rows"] += manifest["totals"]["read"]
 
 
 def test_zz_report_how_many_inputs_were_tried(capsys):

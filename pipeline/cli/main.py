@@ -28,6 +28,7 @@ from pipeline.cli.common import (
 )
 from pipeline.config.run_config import PROJECT_ROOT, ConfigError, config_from_dict, load_config
 from pipeline.contamination.benchmarks import BenchmarkError
+from pipeline.io.source_files import folder_a_glob_reads
 from pipeline.run_dir import RunDir
 from pipeline.runs.check_input import input_report, train_file_shape
 from pipeline.runs.config_checks import config_problems
@@ -98,6 +99,11 @@ def run(
     require_folder("state_dir", cfg.state_path())
     out_dir = (out or Path("reports") / cfg.name).resolve()
     require_folder("--out", out_dir)
+    for source in cfg.sources:  # a run's outputs must never be read back as one of its inputs
+        read_from = folder_a_glob_reads(source.local, Path(cfg.config_dir)) if source.local else None
+        if read_from is not None and out_dir.is_relative_to(read_from):
+            fail(f"--out {out_dir} is inside {read_from}, which source {source.name!r} reads with a wildcard: "
+                 "choose a folder outside it", 2)
     skipped = sorted({s.name for s in load_config(config).sources} - {s.name for s in cfg.sources})
     if skipped:
         typer.echo(f"not selected, skipped: {', '.join(skipped)}")

@@ -83,6 +83,18 @@ def local_files(spec: LocalSpec, base_dir: Path) -> list[Path]:
     return files
 
 
+def folder_a_glob_reads(spec: LocalSpec, base_dir: Path) -> Path | None:
+    """The folder a wildcard source reads from (the part of its path before the first wildcard);
+    None for a path without wildcards, which names its files exactly."""
+    try:
+        pattern = expand_env(spec.path)
+    except ConfigError:
+        return None
+    if not Path(pattern).is_absolute():
+        pattern = str(base_dir / pattern)
+    return _literal_root(pattern).resolve() if glob.has_magic(pattern) else None
+
+
 def _literal_root(pattern: str) -> Path:
     """The folder above the first path segment with a wildcard."""
     parts = Path(pattern).parts

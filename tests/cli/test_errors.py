@@ -134,6 +134,18 @@ def test_out_that_is_a_file_exit_2(tmp_path):
     assert assert_one_error(result, 2) == f"error: --out {taken} is an existing file: choose a folder"
 
 
+def test_out_inside_a_folder_a_source_globs_is_refused_exit_2(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    good_source(data)
+    config = write_config(tmp_path, "data/**/*.jsonl")
+    inside = data / "run"
+    line = assert_one_error(run_cli(["run", "-c", str(config), "--out", str(inside)], env_for(tmp_path)), 2)
+    assert line == (f"error: --out {inside} is inside {data}, which source 'only' reads with a wildcard: "
+                    "choose a folder outside it")
+    assert not inside.exists()
+
+
 def test_state_dir_that_is_a_file_exit_2(tmp_path):
     taken = tmp_path / "state"
     taken.write_text("x")

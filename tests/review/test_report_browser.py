@@ -220,6 +220,33 @@ def test_keyboard_shortcuts_review_pairs_and_verdicts_survive_a_reload(context, 
     assert report.errors == []
 
 
+def test_hotkeys_still_work_after_using_a_filter_or_the_advance_checkbox(context, sample):
+    report = Report(context, sample / "report.html", "#pairs")
+    page, rows = report.page, report.rows
+    page.focus("#f-category")
+    report.select("#f-category", "duplicate")  # the dropdown keeps keyboard focus after a choice
+    expect(page.locator("#f-category")).to_be_focused()
+    expect(rows).to_have_count(2)
+    report.shows_pair("science#4")
+    report.press("j")  # a shortcut, not type-ahead in the dropdown
+    report.shows_pair("mathqa#0")
+    report.press("a")  # accept: `a` must not pick the dropdown's "all" option
+    expect(rows.nth(1).locator(".status")).to_have_text("reviewed *")
+    expect(page.locator("#f-category")).to_have_value("duplicate")
+    expect(rows).to_have_count(2)
+    page.click("#f-advance")  # auto-advance off: focus is on the checkbox now
+    expect(page.locator("#f-advance")).not_to_be_checked()
+    report.press("k")
+    report.shows_pair("science#4")
+    report.press("j")
+    report.shows_pair("mathqa#0")
+    report.press("u")
+    expect(rows.nth(1).locator(".status")).to_have_text("new")
+    report.shows_pair("mathqa#0")  # no advance
+    expect(page.locator("#local-count")).to_have_text("0")
+    assert report.errors == []
+
+
 def test_a_verdict_round_trips_from_the_page_through_the_ledger_into_the_next_run(context, tmp_path):
     from pipeline.cli.main import app
 

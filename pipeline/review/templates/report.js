@@ -450,12 +450,22 @@
     help: function () { show("help"); }
   };
   CATS.forEach(function (c) { ACTIONS["set:" + c.name] = function () { decide(c.name); }; });
+  // Hotkeys work everywhere but in text fields (as in Label Studio and Argilla): a focused filter
+  // <select> or checkbox hands a shortcut key to the page instead of using it (a select would
+  // otherwise jump to the option starting with that letter); its own keys (arrows, Enter, space) stay its.
+  var NOT_TEXT = { checkbox: 1, radio: 1, button: 1, submit: 1, reset: 1, range: 1, color: 1, file: 1 };
+  function isTextField(node) {
+    if (!node || !node.tagName) return false;
+    if (node.tagName === "TEXTAREA" || node.isContentEditable) return true;
+    return node.tagName === "INPUT" && !NOT_TEXT[(node.type || "text").toLowerCase()];
+  }
   document.addEventListener("keydown", function (ev) {
-    var target = ev.target, typing = target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT");
-    if (typing) { if (ev.key === "Escape") target.blur(); return; }
+    var target = ev.target;
+    if (isTextField(target)) { if (ev.key === "Escape") target.blur(); return; }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     var action = DATA.shortcuts[ev.key];
     if (!action || !ACTIONS[action]) return;
+    if (target && target !== document.body && target.blur && target.tagName !== "A") target.blur();
     var reviewing = activeTab === "pairs";
     if (!reviewing && action !== "help" && action !== "export" && action !== "search") { show("pairs"); }
     if (action === "search") show("pairs");

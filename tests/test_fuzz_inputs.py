@@ -16,18 +16,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from support import offline_env, run_cli
 
 from pipeline.config.run_config import config_from_dict
 from pipeline.stages.ingest import IngestError, ingest
 
+# A fixed seed, not derandomize (whose seed can differ between checkouts): every machine and folder
+# tries the same examples, so a CI failure is reproducible and never luck.
+SEED = 20261202
 TRIED = {"inputs": 0, "rows": 0, "refused": 0}
 SETTINGS = settings(
     max_examples=400,
     deadline=None,
-    derandomize=True,  # the same examples on every run: CI is reproducible, a failure is not luck
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -117,6 +119,7 @@ any_file = st.one_of(jsonl_file(), json_file(), delimited_file("csv"), delimited
 
 
 @SETTINGS
+@seed(SEED)
 @given(case=any_file)
 def test_a_malformed_file_is_read_row_by_row_or_refused_in_one_line(tmp_path_factory, case):
     name, body, known_rows = case
@@ -161,10 +164,10 @@ def test_a_malformed_file_is_read_row_by_row_or_refused_in_one_line(tmp_path_fac
 @settings(
     max_examples=100,
     deadline=None,
-    derandomize=True,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+@seed(SEED)
 @given(data=st.data())
 def test_each_format_is_fuzzed(tmp_path_factory, fmt, data):
     strategy = {"jsonl": jsonl_file(), "json": json_file(), "csv": delimited_file("csv"), "tsv": delimited_file("tsv")}
@@ -174,8 +177,9 @@ def test_each_format_is_fuzzed(tmp_path_factory, fmt, data):
 
 
 @pytest.mark.slow
-@settings(max_examples=2, deadline=None, derandomize=True, database=None,
+@settings(max_examples=2, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@seed(SEED)
 @given(cases=st.lists(any_file, min_size=8, max_size=8))
 def test_the_cli_on_eight_malformed_sources_succeeds_with_every_row_accounted_for_or_fails_in_one_line(
     tmp_path_factory, cases

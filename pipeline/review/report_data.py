@@ -35,6 +35,7 @@ import polars as pl
 from pydantic import BaseModel, Field
 
 from pipeline.config.run_config import LeakCategory, RunConfig, config_of_past_run
+from pipeline.contamination.check import ID_COLUMNS
 from pipeline.contamination.verdicts import STATUSES, apply_actions, apply_verdicts
 from pipeline.review.highlight import ItemSide, MarkLegend, TrainSide, item_side, pair_marks, train_side
 from pipeline.review.ledger import ReviewLedger
@@ -50,23 +51,9 @@ MAX_TEXT_CHARS = 20_000  # per field in the page; longer text is cut with a mark
 DEDUP_TEXT_CHARS = 600
 # The stages whose dropped rows name the kept row they duplicate: shown as groups.
 DEDUP_STAGES = tuple(s.name for s in STAGES if s.duplicates)
-# Columns that identify or decide a pair; every other column is evidence.
-PAIR_FIELDS = (
-    "train_id",
-    "train_uid",
-    "row_key",
-    "source",
-    "benchmark",
-    "benchmark_id",
-    "benchmark_uid",
-    "benchmark_question",
-    "benchmark_answer",
-    "category",
-    "rule",
-    "action",
-    "review",
-    "cosine",
-)
+# Columns that identify or decide a pair (the contamination stage's, with the cosine); every other column
+# is evidence. `reported` stays evidence: whether the pair is the one that decided its row.
+PAIR_FIELDS = (*(c for c in ID_COLUMNS if c != "reported"), "cosine")
 NOT_EVIDENCE = {
     *PAIR_FIELDS,
     "train_index",

@@ -32,6 +32,7 @@ os.environ.setdefault("CURATE_QUIET", "1")
 
 from bench.machine import describe_device, write_json  # noqa: E402
 from pipeline.config.run_config import config_from_dict, load_config  # noqa: E402
+from pipeline.run_dir import RunDir  # noqa: E402
 from pipeline.runs import steps as run_steps  # noqa: E402
 from pipeline.runs.keys import key_for  # noqa: E402
 
@@ -41,7 +42,7 @@ def timed_run(config, run_dir: Path) -> tuple[float, list[dict]]:
     rows, done, start = [], {}, time.perf_counter()
     for stage, sources in run_steps.plan(config):
         inputs = {wanted: done[source] for wanted, source in sources.items()}
-        marker = run_dir / "stages" / stage.name / "_COMPLETE"
+        marker = RunDir(run_dir).marker(stage.name)
         before = marker.stat().st_mtime_ns if marker.exists() else None
         t0 = time.perf_counter()
         done[stage.name] = run_steps.run_step(

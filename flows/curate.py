@@ -73,7 +73,6 @@ def transient_only(task, task_run, state) -> bool:
 
 
 TRANSIENT_RETRIES = {"retries": 2, "retry_delay_seconds": [10, 60], "retry_condition_fn": transient_only}
-NETWORK_STAGES = ("ingest", "embed", "leak_scores")  # may read the hub (sources, the model, benchmarks)
 
 
 def stage_task(name: str, network: bool = False):
@@ -87,7 +86,7 @@ def _stage_call(config: RunConfig, run_dir: str, stage: str, inputs: dict[str, S
 
 
 # One task per declared stage (pipeline.stage.STAGES), all running the one generic step runner.
-STAGE_TASKS = {s.name: stage_task(s.name, s.name in NETWORK_STAGES)(_stage_call) for s in STAGES}
+STAGE_TASKS = {s.name: stage_task(s.name, s.network)(_stage_call) for s in STAGES}
 
 
 @task(name="embed-plan", cache_policy=NONE, **TRANSIENT_RETRIES)

@@ -117,6 +117,12 @@ class RunDir:
     def report_md(self) -> Path:
         return self.root / "report.md"
 
+    def entries(self) -> list[str]:
+        """The top-level names a run writes into its folder (what a source's glob must never read)."""
+        owned = (self.stage("ingest"), self.config, self.manifest, self.success, self.quarantine, self.removed,
+                 self.dataset, self.contamination, self.report_html, self.report_md)
+        return sorted({path.relative_to(self.root).parts[0] for path in owned})
+
     def outputs(self) -> list[Path]:
         """The files the manifest lists: everything but markers, temp files, the report and shard scratch."""
         found = []

@@ -37,6 +37,7 @@ class Stage:
     reads: tuple[str, ...]  # config paths ("dedup.keep", "sources.*.keyword_filter"): the key's config part
     inputs: tuple[str, ...] = ()  # the stages whose outputs it reads
     when: tuple[str, ...] = ()  # boolean config paths: it runs when any is true (empty: always)
+    network: bool = False  # may read the hub (sources, the model, benchmarks): transient failures are retried
     removes_rows: bool = False
     duplicates: bool = False  # its dropped rows name the kept row they duplicate (the report shows groups)
     evidence: tuple[str, ...] = ()  # columns its evidence always has
@@ -66,7 +67,7 @@ def _lookup(data: Any, path: str) -> Any:
 # The run, in order. Adding a stage: its module (a pure function returning StageResult), an entry
 # here, its step in pipeline.runs.steps, and its tests.
 STAGES: tuple[Stage, ...] = (
-    Stage("ingest", "read", ("sources", "ingest", "prefer")),
+    Stage("ingest", "read", ("sources", "ingest", "prefer"), network=True),
     Stage(
         "keyword_filter",
         "decide",
@@ -84,7 +85,12 @@ STAGES: tuple[Stage, ...] = (
         duplicates=True,
     ),
     Stage(
-        "embed", "score", ("embedding",), ("exact_dedup",), when=("dedup.semantic.enabled", "contamination.enabled")
+        "embed",
+        "score",
+        ("embedding",),
+        ("exact_dedup",),
+        when=("dedup.semantic.enabled", "contamination.enabled"),
+        network=True,
     ),
     Stage(
         "pair_search",
@@ -123,6 +129,7 @@ STAGES: tuple[Stage, ...] = (
         ),
         ("exact_dedup", "embed"),
         when=("contamination.enabled",),
+        network=True,
         evidence=("train_index", "bench_index", "row_key", "benchmark", "benchmark_id", "cosine"),
     ),
     Stage(

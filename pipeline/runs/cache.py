@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io.atomic import sha256_file, write_json
+from pipeline.run_dir import RunDir
 from pipeline.runs.step_output import StepOutput
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parents[1]  # the whole `pipeline` package
-MARKER = "_COMPLETE"
 
 
 @lru_cache(maxsize=1)
@@ -101,14 +101,14 @@ def _output_files(files: dict[str, str]) -> list[Path]:
 def seal(run_dir: Path, step, key: str | None) -> None:
     """Record a finished step (a `StepOutput`) and its key in `stages/<stage>/_COMPLETE`."""
     files = {str(p): [p.stat().st_size, p.stat().st_mtime_ns] for p in _output_files(step.files) if p.exists()}
-    write_json(Path(run_dir) / "stages" / step.stage / MARKER, {"key": key, "step": asdict(step), "written": files})
+    write_json(RunDir(run_dir).marker(step.stage), {"key": key, "step": asdict(step), "written": files})
 
 
 def completed(run_dir: Path, stage: str, key: str | None):
     """The step output recorded under `key` if every file it wrote is unchanged, else None."""
     if key is None:
         return None
-    marker = Path(run_dir) / "stages" / stage / MARKER
+    marker = RunDir(run_dir).marker(stage)
     try:
         data = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -126,14 +126,14 @@ def completed(run_dir: Path, stage: str, key: str | None):
 
 
 def invalidate(run_dir: Path, stage: str) -> None:
-    (Path(run_dir) / "stages" / stage / MARKER).unlink(missing_ok=True)
+    RunDir(run_dir).marker(stage).unlink(missing_ok=True)
 
 
 def run_cached(run_dir: Path, stage: str, key: str | None, compute: Callable[[], Any]):
     """The recorded output when `key` matches, else compute it and record it."""
     done = completed(run_dir, stage, key)
     if done is not None:
-        log.info("%s: unchanged inputs and config, reusing %s", stage, Path(run_dir) / "stages" / stage)
+        log.info("%s: unchanged inputs and config, reusing %s", stage, RunDir(run_dir).stage(stage))
         return done
     invalidate(run_dir, stage)  # a run killed from here on must not leave an old marker looking valid
     step = compute()

@@ -54,9 +54,7 @@ def write_stage_result(
     return finish_step(run_dir, result.stage, files, stats)
 
 
-# The top-level entries of a run directory and of a state folder: a source's glob never reads them.
-_RUN_ENTRIES = ("config", "manifest", "success", "quarantine", "removed", "dataset", "contamination",
-                "report_html", "report_md")
+# The top-level entries of a state folder: a source's glob never reads them.
 _STATE_ENTRIES = ["embeddings", "judge", LEDGER_FILE.parts[0]]
 
 
@@ -67,8 +65,7 @@ def start_run(config: RunConfig, run_dir: RunDir) -> None:
     source's glob that reaches into the run directory (`--out` inside the data folder) never
     reads the run's own outputs back as input."""
     run_dir.success.unlink(missing_ok=True)
-    entries = [getattr(run_dir, name).relative_to(run_dir.root).parts[0] for name in _RUN_ENTRIES]
-    write_run_marker(run_dir.root, [run_dir.stage("ingest").relative_to(run_dir.root).parts[0], *entries])
+    write_run_marker(run_dir.root, run_dir.entries())
     if config.state_path().is_dir():
         write_run_marker(config.state_path(), _STATE_ENTRIES)
     text = json.dumps(config.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"

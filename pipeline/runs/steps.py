@@ -192,12 +192,12 @@ def run_step(
     return run_cached(folder.root, name, key, lambda: STEPS[name](config, folder, inputs, **extra))
 
 
-def run_all(config: RunConfig, run_dir, keyed: bool = True) -> list[StepOutput]:
+def run_all(config: RunConfig, run_dir) -> list[StepOutput]:
     """Every enabled stage in order, in this process (the flow runs the same steps as Prefect tasks)."""
     done: dict[str, StepOutput] = {}
     for stage, sources in plan(config):
         inputs = {wanted: done[source] for wanted, source in sources.items()}
-        key = key_for(stage.name, config, run_dir, *inputs.values()) if keyed else None
+        key = key_for(stage.name, config, run_dir, *inputs.values())
         done[stage.name] = run_step(stage.name, config, run_dir, inputs, key)
     return list(done.values())
 

@@ -24,8 +24,8 @@ from pipeline.config.run_config import config_from_dict
 from pipeline.stages.ingest import IngestError, ingest
 
 # A fixed seed, and derandomize off even under CI=true (Hypothesis's "ci" profile turns it on, and its
-# seed differs between checkout folders): every machine and folder tries the same examples, so a CI
-# failure is reproducible and never luck.
+# seed differs between checkout folders). Run alone, the file tries the same examples in any folder; inside
+# the whole suite the examples still differ somewhat (cause not found). The properties hold either way.
 SEED = 20261202
 TRIED = {"inputs": 0, "rows": 0, "refused": 0}
 SETTINGS = settings(

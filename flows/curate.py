@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE, CachePolicy
 
@@ -42,6 +42,7 @@ from pipeline.runs import outputs as run_outputs
 from pipeline.runs import shards as shard_steps
 from pipeline.runs import steps as run_steps
 from pipeline.runs.keys import key_for
+from pipeline.runs.pinned_config import unpinned_warnings, with_lock
 from pipeline.runs.step_output import StepOutput
 from pipeline.stage import STAGES
 
@@ -142,8 +143,11 @@ def _shards_first(config: RunConfig, out_dir: str, stage: str, inputs: dict[str,
 def curate_flow(config: RunConfig | str, out_dir: str | None = None) -> dict:
     """Curate the sources declared in `config` (a config, or a config file's path) into an
     Alpaca dataset under `out_dir` (default: reports/<config name>)."""
-    if isinstance(config, str):
-        config = load_config(config)  # a ConfigError fails the run at once, with its one-line message
+    if isinstance(config, str):  # a deployment's config file (prefect.yaml); `curate` passes a loaded config
+        path = config
+        config, notes = with_lock(load_config(path), path)  # a ConfigError fails the run at once, in one line
+        for line in notes + unpinned_warnings(config, path):
+            get_run_logger().warning(line)
     out_dir = str(Path(out_dir or Path("reports") / config.name).resolve())
     run_outputs.start_run(config, RunDir(out_dir))
     done: dict[str, StepOutput] = {}

@@ -124,6 +124,8 @@ STAGES: tuple[Stage, ...] = (
             "embedding",
             "contamination.benchmarks",
             "contamination.data_root",
+            "contamination.origin",
+            "prefer",  # where the built-ins are read when contamination.origin = "prefer"
             "contamination.candidate_cosine",
             "contamination.top_k",
         ),

@@ -244,7 +244,7 @@ def test_demo_config_loads_and_points_at_the_corpus():
 
 
 def test_open_platypus_config_loads():
-    config = load_config(ROOT / "configs" / "open-platypus.toml")
+    config = load_config(ROOT / "configs" / "open-platypus.toml", "all")  # both cards' sources
     assert config.prefer == "hub"
     names = {s.name for s in config.sources}
     assert {
@@ -269,7 +269,7 @@ def test_open_platypus_local_copies_exist(monkeypatch):
     if not SHARED_DATA.is_dir():
         pytest.skip(f"../shared/data not present: {SHARED_DATA}")
     monkeypatch.delenv("SHARED_DATA", raising=False)  # test the config's default path
-    config = load_config(ROOT / "configs" / "open-platypus.toml")
+    config = load_config(ROOT / "configs" / "open-platypus.toml", "all")
     local = [s for s in config.sources if s.local is not None]
     assert {s.name for s in local} >= {"math-test", "theoremqa", "scibench", "openbookqa-test"}
     for source in local:

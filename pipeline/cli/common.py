@@ -58,6 +58,12 @@ def fail(lines: list[str] | str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def warn(lines: list[str]) -> None:
+    """Print each line as `warning: ...` on standard error; the command goes on."""
+    for line in lines:
+        typer.echo(f"warning: {one_line(line)}", err=True)
+
+
 def one_line(text: object) -> str:
     """`text` on one line: its first non-empty line."""
     for line in str(text).splitlines():

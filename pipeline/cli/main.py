@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from typer.exceptions import Abort, TyperException
 
-from pipeline.cli import review, serve, train
+from pipeline.cli import lock, review, serve, train
 from pipeline.cli.common import (
     DEBUG_HINT,
     debug_enabled,
@@ -25,15 +25,18 @@ from pipeline.cli.common import (
     quiet_prefect_console,
     require_folder,
     set_debug,
+    warn,
 )
-from pipeline.config.run_config import PROJECT_ROOT, ConfigError, config_from_dict, load_config
+from pipeline.config.run_config import ALL_SOURCES, PROJECT_ROOT, ConfigError, config_from_dict, load_config
 from pipeline.contamination.benchmarks import BenchmarkError
+from pipeline.io.retry import hub_offline
 from pipeline.io.source_files import folder_a_glob_reads
 from pipeline.run_dir import RunDir
 from pipeline.runs.check_input import input_report, train_file_shape
 from pipeline.runs.config_checks import config_problems
 from pipeline.runs.contamination_step import check_config
 from pipeline.runs.manifest import AccountingError
+from pipeline.runs.pinned_config import unpinned_warnings, with_lock
 from pipeline.stages.ingest import IngestError
 
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "demo.toml"
@@ -59,8 +62,14 @@ def run(
     config: Path = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Run config (TOML or YAML)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default: reports/<config name>)."),
     sources: str | None = typer.Option(None, help="Comma-separated source names to run (default: all)."),
+    source_set: str | None = typer.Option(
+        None, "--source-set", help="A set of sources the config names in [source_sets] ('all': every source)."
+    ),
     prefer_local: bool = typer.Option(
-        False, "--prefer-local", help="Read a source's local copy where it declares one."
+        False,
+        "--prefer-local",
+        help="Read a source's local copy where it declares one; with the hub offline (HF_HUB_OFFLINE=1), "
+        "skip the sources that have none.",
     ),
     state_dir: Path | None = typer.Option(
         None, "--state-dir", help="Cache folder kept between runs (overrides the config's state_dir)."
@@ -77,7 +86,7 @@ def run(
     require_folder("--out", out)
     require_folder("--state-dir", state_dir)
     try:
-        cfg = load_config(config)
+        cfg = load_config(config, source_set)
         execution = {
             k: v for k, v in {"runner": runner, "address": address, "workers": workers}.items() if v is not None
         }
@@ -88,14 +97,18 @@ def run(
             )
         if sources:
             cfg = cfg.select_sources([s.strip() for s in sources.split(",") if s.strip()])
+        selected = {s.name for s in cfg.sources}
         if prefer_local:
             cfg = cfg.model_copy(update={"prefer": "local"})
+            cfg = _local_only_if_offline(cfg)
         if state_dir:
             cfg = cfg.model_copy(update={"state_dir": str(state_dir.resolve())})
+        cfg, lock_notes = with_lock(cfg, config)  # last: the lock beside the config pins what this run reads
     except ConfigError as exc:
         fail(exc.lines, 2)
     except UnicodeDecodeError as exc:  # where the loader lets one through
         fail(f"{config}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8", 2)
+    warn(lock_notes + unpinned_warnings(cfg, config))
     require_folder("state_dir", cfg.state_path())
     out_dir = (out or Path("reports") / cfg.name).resolve()
     require_folder("--out", out_dir)
@@ -104,11 +117,24 @@ def run(
         if read_from is not None and out_dir.is_relative_to(read_from):
             fail(f"--out {out_dir} is inside {read_from}, which source {source.name!r} reads with a wildcard: "
                  "choose a folder outside it", 2)
-    skipped = sorted({s.name for s in load_config(config).sources} - {s.name for s in cfg.sources})
+    skipped = sorted({s.name for s in load_config(config, source_set).sources} - selected)
     if skipped:
         typer.echo(f"not selected, skipped: {', '.join(skipped)}")
 
     _run_flow(cfg, out_dir)
+
+
+def _local_only_if_offline(cfg):
+    """With the hub offline, --prefer-local runs the sources that have a local copy and names the rest."""
+    if not hub_offline():
+        return cfg
+    hub_only = [s.name for s in cfg.sources if not s.reads_local("local")]
+    if not hub_only:
+        return cfg
+    if len(hub_only) == len(cfg.sources):
+        fail(f"the hub is offline (HF_HUB_OFFLINE) and no selected source has a local copy: {', '.join(hub_only)}", 2)
+    typer.echo(f"no local copy and the hub is offline (HF_HUB_OFFLINE), skipped: {', '.join(hub_only)}")
+    return cfg.select_sources([s.name for s in cfg.sources if s.name not in hub_only])
 
 
 def _run_flow(cfg, out_dir: Path) -> None:
@@ -171,6 +197,7 @@ def check(
     try:
         base = load_config(config) if config else None
         cfg = check_config(train, benchmark, base, str(data_root) if data_root else None, shape=shape)
+        cfg, lock_notes = with_lock(cfg, config) if config else (cfg, [])  # the config's lock pins its benchmarks
         if state_dir:
             cfg = cfg.model_copy(update={"state_dir": str(state_dir.resolve())})
     except ConfigError as exc:
@@ -178,6 +205,7 @@ def check(
     except ValueError as exc:
         fail(str(exc), 2)
     typer.echo(f"train file shape: {shape}")
+    warn(lock_notes + unpinned_warnings(cfg, config))
     try:
         report = input_report(cfg)  # a check that read no row must not report the file clean
     except IngestError as exc:
@@ -196,9 +224,11 @@ def validate_config(
 ) -> None:
     """Check a config as a run would (schema, variables, files, keyword lists, model); one line per error (exit 2)."""
     try:
-        cfg = load_config(config)
+        cfg = load_config(config, ALL_SOURCES)  # every source, whichever set a run picks
+        cfg, lock_notes = with_lock(cfg, config)  # with --strict, a locked hub read counts as pinned
     except ConfigError as exc:
         fail(exc.lines, 2)
+    warn(lock_notes)
     problems = config_problems(cfg, strict=strict)
     if problems:
         fail(problems, 2)
@@ -206,6 +236,7 @@ def validate_config(
 
 
 app.command()(serve.serve)
+app.command()(lock.lock)
 train.register(app)
 app.add_typer(review.review_app, name="review")
 

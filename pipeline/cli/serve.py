@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli.common import fail, quiet_environment, require_folder
+from pipeline.cli.common import fail, quiet_environment, require_folder, warn
 from pipeline.config.run_config import ConfigError, load_config
+from pipeline.runs.pinned_config import unpinned_warnings, with_lock
 
 
 def serve(
@@ -34,13 +35,14 @@ def serve(
     require_folder("--out", out)
     require_folder("--state-dir", state_dir)
     try:
-        cfg = load_config(config)
+        cfg, lock_notes = with_lock(load_config(config), config)  # its parameters carry the locked commits
         if state_dir:
             cfg = cfg.model_copy(update={"state_dir": str(state_dir.resolve())})
     except ConfigError as exc:
         fail(exc.lines, 2)
     except UnicodeDecodeError as exc:  # where the config loader lets one through
         fail(f"{config}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8", 2)
+    warn(lock_notes + unpinned_warnings(cfg, config))  # once, for every run it will serve
     require_folder("state_dir", cfg.state_path())
     # Imported here, after quiet_environment(): Prefect reads its settings when first imported.
     from prefect.client.schemas.schedules import CronSchedule

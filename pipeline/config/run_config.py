@@ -61,10 +61,49 @@ class FieldMapping(Strict):
         return value
 
 
+# The named row mappers (pipeline/mappers), which check at import that the two lists agree.
+SOURCE_MAPPER_NAMES = (
+    "airoboros",
+    "arb",
+    "guanaco",
+    "leetcode_testgen",
+    "math",
+    "math_llmfoundry",
+    "openbookqa",
+    "openbookqa_main_tsv",
+    "prm800k",
+    "reclor",
+    "scibench",
+    "scienceqa",
+    "theoremqa",
+    "theoremqa_json",
+    "tigerbot_leetcode",
+)
+
+
+def _known_mapper(value: str | None) -> str | None:
+    if value is not None and value not in SOURCE_MAPPER_NAMES:
+        raise ValueError(f"unknown mapper {value!r} (known: {', '.join(SOURCE_MAPPER_NAMES)})")
+    return value
+
+
 class LocalSpec(Strict):
     path: str
     format: Literal["json", "jsonl", "csv", "tsv", "parquet"] | None = None  # default: from the extension
-    fields: FieldMapping | None = None  # a local copy may be laid out differently from the hub's
+    # A local copy may be laid out differently from the hub's: its own fields or mapper (not both).
+    fields: FieldMapping | None = None
+    mapper: str | None = None
+
+    @field_validator("mapper")
+    @classmethod
+    def _mapper(cls, value: str | None) -> str | None:
+        return _known_mapper(value)
+
+    @model_validator(mode="after")
+    def _one_mapping(self) -> LocalSpec:
+        if self.fields is not None and self.mapper is not None:
+            raise ValueError("give `fields` or `mapper`, not both")
+        return self
 
 
 class SourceKeywordFilter(Strict):
@@ -82,7 +121,10 @@ class SourceConfig(Strict):
     name: str
     hub: HubSpec | None = None
     local: LocalSpec | None = None
-    fields: FieldMapping
+    # How a row becomes instruction/input/output: field templates, or a named Python mapper
+    # (pipeline/mappers) for rules a template cannot say. Exactly one of the two.
+    fields: FieldMapping | None = None
+    mapper: str | None = None
     license: str
     split: str | None = None  # the split these rows are; defaults to hub.split, else "train"
     derived_from: str | None = None  # public dataset and split, e.g. "math:test"
@@ -103,15 +145,32 @@ class SourceConfig(Strict):
             raise ValueError("write it as 'dataset:split', e.g. 'math:test'")
         return value
 
+    @field_validator("mapper")
+    @classmethod
+    def _mapper(cls, value: str | None) -> str | None:
+        return _known_mapper(value)
+
     @model_validator(mode="after")
     def _has_origin(self) -> SourceConfig:
         if self.hub is None and self.local is None:
             raise ValueError("give `hub` or `local` (or both)")
+        if (self.fields is None) == (self.mapper is None):
+            raise ValueError("give `fields` or `mapper` (exactly one)")
         return self
 
     @property
     def resolved_split(self) -> str:
         return self.split or (self.hub.split if self.hub else "train")
+
+    def reads_local(self, prefer: str) -> bool:
+        """Whether a run with `prefer` reads the local copy (else the hub dataset)."""
+        return self.local is not None and (prefer == "local" or self.hub is None)
+
+    def mapping(self, prefer: str) -> tuple[FieldMapping | None, str | None]:
+        """(fields, mapper) for the origin a run with `prefer` reads: the local copy's own, if it has one."""
+        if self.reads_local(prefer) and (self.local.fields is not None or self.local.mapper is not None):
+            return self.local.fields, self.local.mapper
+        return self.fields, self.mapper
 
 
 class CustomFields(Strict):
@@ -285,6 +344,9 @@ class ContaminationConfig(Strict):
     benchmarks: list[BenchmarkSpec] = Field(default_factory=list)
     # Where the built-ins' local files are (shared/data layout); "" means the hub.
     data_root: str = "${SHARED_DATA:-}"
+    # Where the built-ins are read: auto = data_root's files when it is set, else the hub;
+    # prefer = as the run's `prefer` (the hub, or data_root's files under --prefer-local).
+    origin: Literal["auto", "hub", "local", "prefer"] = "auto"
     min_cosine: float = Field(0.8, gt=0.0, le=1.0)  # the paper's threshold for a flagged pair
     # Every pair at or above min(min_cosine, search_cosine) is scored; below it, the closest top_k.
     # Raising min_cosine above it re-decides from the stored scores without scoring again.
@@ -333,6 +395,11 @@ class RunConfig(Strict):
     contamination: ContaminationConfig = Field(default_factory=ContaminationConfig)
     prefer: Literal["hub", "local"] = "hub"  # which origin to read when a source declares both
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    # Named lists of source names (two published versions of one dataset's sources, say). A run
+    # reads `source_set` (the CLI's --source-set overrides it; "all" reads every source); once
+    # applied, both are cleared, so a run's recorded config lists exactly the sources it read.
+    source_sets: dict[str, list[str]] = Field(default_factory=dict)
+    source_set: str | None = None
 
     # Set by `load_config`, not by the file: where relative paths are resolved from. It is
     # kept in dumps (a flow parameter sent through a Prefect server must still resolve
@@ -350,7 +417,26 @@ class RunConfig(Strict):
         unknown = [n for n in self.dedup.source_priority if n not in names]
         if unknown:
             raise ValueError(f"dedup.source_priority names unknown sources: {', '.join(unknown)}")
+        for set_name, members in self.source_sets.items():
+            unknown = [n for n in members if n not in names]
+            if set_name == ALL_SOURCES or unknown or not members:
+                problem = "is reserved" if set_name == ALL_SOURCES else f"names unknown sources: {', '.join(unknown)}"
+                raise ValueError(f"source_sets.{set_name} {problem if members else 'is empty'}")
+        if self.source_set not in (None, ALL_SOURCES, *self.source_sets):
+            known = ", ".join([*self.source_sets, ALL_SOURCES])
+            raise ValueError(f"source_set {self.source_set!r} is not declared in source_sets (known: {known})")
         return self
+
+    def with_source_set(self, name: str | None = None) -> RunConfig:
+        """The config with only the sources of set `name` (default: its own `source_set`)."""
+        name = name or self.source_set
+        if name is None or (name == ALL_SOURCES and not self.source_sets):
+            return self
+        if name != ALL_SOURCES and name not in self.source_sets:
+            known = ", ".join([*self.source_sets, ALL_SOURCES]) or "none declared"
+            raise ConfigError([f"--source-set: unknown source set {name!r} (known: {known})"])
+        names = [s.name for s in self.sources] if name == ALL_SOURCES else self.source_sets[name]
+        return self.select_sources(names)
 
     # -- path resolution -------------------------------------------------------------
     def resolve_path(self, value: str) -> Path:
@@ -385,11 +471,14 @@ class RunConfig(Strict):
         data = self.model_dump()
         data["sources"] = [s.model_dump() for s in chosen]
         data["dedup"]["source_priority"] = priority
+        data["source_sets"], data["source_set"] = {}, None  # a selection is final: the sets named the others too
         try:
             return RunConfig.model_validate(data)
         except ValidationError as exc:
             raise ConfigError([f"--sources: {line}" for line in error_lines(exc)]) from None
 
+
+ALL_SOURCES = "all"  # the source set that is every declared source
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -453,7 +542,8 @@ def config_of_past_run(data: dict[str, Any]) -> RunConfig:
     return config_of_past_run(data)
 
 
-def load_config(path: str | Path) -> RunConfig:
+def load_config(path: str | Path, source_set: str | None = None) -> RunConfig:
+    """The config at `path`, with the sources of `source_set` (default: the file's own; "all": every one)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError([f"config file not found: {path}"])
@@ -464,4 +554,4 @@ def load_config(path: str | Path) -> RunConfig:
     except OSError as exc:
         raise ConfigError([f"cannot read config file {path}: {exc.strerror or exc}"]) from None
     data = parse_config_text(text, path.suffix.lower())
-    return config_from_dict(data, path.resolve().parent)
+    return config_from_dict(data, path.resolve().parent).with_source_set(source_set)

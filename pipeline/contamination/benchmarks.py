@@ -205,11 +205,14 @@ if tuple(BUILTIN_BENCHMARKS) != BUILTIN_BENCHMARK_NAMES:  # the config validates
     raise RuntimeError("pipeline.config.run_config.BUILTIN_BENCHMARK_NAMES must list BUILTIN_BENCHMARKS' names")
 
 
-def benchmark_specs(config: ContaminationConfig) -> list[BenchmarkSpec]:
-    """The configured benchmarks, or every built-in (local when a data root is set, else the hub)."""
+def benchmark_specs(config: ContaminationConfig, prefer: str = "hub") -> list[BenchmarkSpec]:
+    """The configured benchmarks, or every built-in, read from where `config.origin` says (for
+    "prefer", the run's `prefer`; for "auto", the data root's files when one is set, else the hub)."""
     if config.benchmarks:
         return list(config.benchmarks)
-    origin = "local" if expand_env(config.data_root) else "hub"
+    origin = {"auto": "local" if expand_env(config.data_root) else "hub", "prefer": prefer}.get(
+        config.origin, config.origin
+    )
     return [BenchmarkSpec(name=name, builtin=name, origin=origin) for name in BUILTIN_BENCHMARKS]
 
 
@@ -271,20 +274,27 @@ def _local_rows(spec: BenchmarkSpec, root: Path | None) -> Located:
     return [(i, path, custom_item(r, spec.fields)) for i, r in enumerate(rows)]
 
 
-def _hub_rows(spec: BenchmarkSpec) -> list[tuple[int, str, dict]]:
+def hub_specs(spec: BenchmarkSpec) -> list[HubSpec]:
+    """What a hub benchmark reads, one HubSpec per config: a built-in's own configs, split and
+    revision where `hub` does not set them. A `config` of None counts as unset: a config dumped
+    and validated again (`--sources`, a served deployment's parameters) marks every field as set."""
     builtin = BUILTIN_BENCHMARKS.get(spec.builtin or "")
     hub = spec.hub or HubSpec(id=builtin.hub_id, revision=builtin.hub_revision)
     given = hub.model_fields_set  # HubSpec's split defaults to "train"; a built-in knows its own
-    configs = (hub.config,) if "config" in given or not builtin else builtin.hub_configs
+    configs = (hub.config,) if hub.config is not None or not builtin else builtin.hub_configs
     split = hub.split if "split" in given or not builtin else builtin.hub_split
     pinned = builtin and hub.id == builtin.hub_id and "revision" not in given
     revision = builtin.hub_revision if pinned else hub.revision
+    return [hub.model_copy(update={"config": config, "split": split, "revision": revision}) for config in configs]
+
+
+def _hub_rows(spec: BenchmarkSpec) -> list[tuple[int, str, dict]]:
+    builtin = BUILTIN_BENCHMARKS.get(spec.builtin or "")
     convert = builtin.from_hub_row if builtin else (lambda r: custom_item(r, spec.fields))
     out = []
-    for config in configs:
-        update = {"config": config, "split": split, "revision": revision}
-        rows = read_hub(hub.model_copy(update=update))  # retries transient errors
-        out += [(i, f"{config or split}:{i}", convert(raw.data)) for i, raw in enumerate(rows)]
+    for hub in hub_specs(spec):
+        rows = read_hub(hub)  # retries transient errors
+        out += [(i, f"{hub.config or hub.split}:{i}", convert(raw.data)) for i, raw in enumerate(rows)]
     return out
 
 

@@ -24,8 +24,12 @@ _NAMES = {
 }
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+def hub_offline() -> bool:
+    """Whether the hub is declared unreachable (HF_HUB_OFFLINE, or the datasets library's own switch)."""
+    return any(os.environ.get(name, "").lower() in ("1", "true", "yes", "on") for name in _OFFLINE_SWITCHES)
+
+
+_OFFLINE_SWITCHES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
 def _one(exc: BaseException) -> bool:
@@ -41,7 +45,7 @@ def _one(exc: BaseException) -> bool:
 
 def is_transient(exc: BaseException | None) -> bool:
     """True when `exc` or an exception it was raised from is transient (never while offline by choice)."""
-    if exc is None or _offline():
+    if exc is None or hub_offline():
         return False  # offline by choice: no retry will reach the hub
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:

@@ -57,7 +57,7 @@ def source_problems(config: RunConfig) -> list[str]:
     lines = []
     base = Path(config.config_dir)
     for i, source in enumerate(config.sources):
-        reads_local = source.local is not None and (config.prefer == "local" or source.hub is None)
+        reads_local = source.reads_local(config.prefer)
         if reads_local and not source.optional and _expands(source.local.path):
             try:
                 local_files(source.local, base)
@@ -102,7 +102,7 @@ def benchmark_problems(config: RunConfig) -> list[str]:
     if root is not None and not root.is_dir():
         return [f"contamination.data_root: folder not found: {root}"]
     lines = []
-    for i, spec in enumerate(benchmark_specs(contamination)):
+    for i, spec in enumerate(benchmark_specs(contamination, config.prefer)):
         if spec.origin != "local":
             continue
         where = f"contamination.benchmarks.{i}" if contamination.benchmarks else "contamination.data_root"
@@ -121,7 +121,7 @@ def unpinned(config: RunConfig) -> list[str]:
         if source.hub is not None and not source.hub.revision
     ]
     if config.contamination.enabled and _expands(config.contamination.data_root):
-        for i, spec in enumerate(benchmark_specs(config.contamination)):
+        for i, spec in enumerate(benchmark_specs(config.contamination, config.prefer)):
             if spec.origin == "hub" and not hub_revision(spec):
                 where = f"contamination.benchmarks.{i}" if config.contamination.benchmarks else "contamination"
                 lines.append(f"{where}.hub.revision: benchmark {spec.name!r} is read from the hub unpinned")

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 def load_all_benchmarks(config: RunConfig) -> pl.DataFrame:
     root_text = expand_env(config.contamination.data_root)
     root = config.resolve_path(root_text) if root_text else None
-    frames = [load_benchmark(spec, root) for spec in benchmark_specs(config.contamination)]
+    frames = [load_benchmark(spec, root) for spec in benchmark_specs(config.contamination, config.prefer)]
     return pl.concat(frames) if frames else pl.DataFrame()
 
 

@@ -1,11 +1,12 @@
 """Finalize a run: export the dataset, account for every input row, write the manifest.
 
 The rows exported are the last row-removing stage's kept rows; `removed.parquet` gathers
-every stage's dropped rows and `quarantine.jsonl` ingest's quarantine. `manifest.account`
-raises unless, for every source, rows read = exported + removed + quarantined. The manifest
-records that funnel (stages in the registry's order), the resolved config, the package and
-model versions, and the sha256 and row count of every output file. The success marker is
-written after the report (pipeline.runs.outputs.mark_success).
+every stage's dropped rows (ingest's too: rows a source's upstream rule excludes) and
+`quarantine.jsonl` ingest's quarantine. `manifest.account` raises unless, for every source,
+rows read = exported + removed + quarantined. The manifest records that funnel (stages in the
+registry's order), the resolved config, the package and model versions, and the sha256 and row
+count of every output file. The success marker is written after the report
+(pipeline.runs.outputs.mark_success).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def finalize(config: RunConfig, run_dir: RunDir, steps: list[StepOutput]) -> Ste
     final = removing[-1] if removing else ingest_out
     exported = pl.read_parquet(final.path("kept"))
     quarantine = pl.read_parquet(ingest_out.path("quarantine"))
-    removed = pl.concat([empty_dropped()] + [pl.read_parquet(s.path("dropped")) for s in removing])
+    # Ingest removes the rows a source's upstream rules exclude (a mapper's filter); then each stage's own.
+    droppers = [s for s in [ingest_out, *removing] if "dropped" in s.files]
+    removed = pl.concat([empty_dropped()] + [pl.read_parquet(s.path("dropped")) for s in droppers])
     reports = ingest_out.stats["sources"]
     rows_read = {name: r["rows_read"] for name, r in reports.items() if r["skipped"] is None}
     funnel = account(rows_read, quarantine, removed, exported)

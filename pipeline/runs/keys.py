@@ -35,7 +35,7 @@ Part = tuple[Any, dict[str, str | None]]
 
 def source_digest(config: RunConfig, source) -> str | None:
     """The content digest of what ingest will read for `source`."""
-    use_local = source.local is not None and (config.prefer == "local" or source.hub is None)
+    use_local = source.reads_local(config.prefer)
     if use_local:
         try:
             files = local_files(source.local, Path(config.config_dir))
@@ -60,7 +60,7 @@ def benchmark_digests(config: RunConfig) -> dict[str, str | None]:
     root_text = expand_env(config.contamination.data_root)
     root = config.resolve_path(root_text) if root_text else None
     digests: dict[str, str | None] = {}
-    for spec in benchmark_specs(config.contamination):
+    for spec in benchmark_specs(config.contamination, config.prefer):
         if spec.origin == "hub":
             revision = hub_revision(spec)
             digests[f"benchmark:{spec.name}"] = f"hub@{revision}" if revision else None

@@ -53,11 +53,13 @@ def ingest_step(config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutput
         result = ingest(config, on_row=advance)
     files = {
         "kept": write_parquet(run_dir.kept("ingest"), result.records),
+        "dropped": write_parquet(run_dir.dropped("ingest"), result.excluded),  # by the sources' upstream rules
         "quarantine": write_parquet(run_dir.stage("ingest") / "quarantine.parquet", result.quarantine),
     }
     stats = {
         "in": sum(r.rows_read for r in result.sources.values()),
         "kept": result.records.height,
+        "dropped": result.excluded.height,
         "quarantined": result.quarantine.height,
         "sources": {name: asdict(report) for name, report in result.sources.items()},
     }

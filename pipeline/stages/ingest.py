@@ -1,7 +1,10 @@
 """Ingest: read every declared source and map its rows onto the record schema.
 
-Each raw row becomes a record or a quarantine entry with its reason; nothing is dropped
-silently. A row is quarantined when it cannot be read (invalid JSON, undecodable bytes),
+A source's rows are mapped by its field templates (`[sources.fields]`) or by a named row
+mapper (`mapper = "..."`, pipeline/mappers) that does what the source's upstream script did.
+Each raw row becomes a record, a row removed by an upstream rule its mapper applies (stage
+"ingest", the rule as the reason, what met it as the partner), or a quarantine entry with its
+reason; nothing is dropped silently. A row is quarantined when it cannot be read (invalid JSON, undecodable bytes),
 when a mapped field is missing, when instruction or output is not a string, when the
 instruction or output is empty after stripping, or when a field exceeds
 `ingest.max_text_chars`. The input field is lenient: a missing or null input is "".
@@ -26,7 +29,9 @@ import polars as pl
 from pipeline.config.field_template import FieldTemplate, MissingField, parse_template
 from pipeline.config.run_config import FieldMapping, RunConfig, SourceConfig
 from pipeline.io.readers import RawRow, SourceReadError, read_hub, read_local
-from pipeline.schema import QUARANTINE_SCHEMA, RECORD_SCHEMA, content_uid, make_row_key
+from pipeline.mappers.base import Mapped, RowMapper
+from pipeline.mappers.registry import MAPPERS
+from pipeline.schema import DROPPED_SCHEMA, QUARANTINE_SCHEMA, RECORD_SCHEMA, content_uid, empty_dropped, make_row_key
 
 log = logging.getLogger(__name__)
 STAGE = "ingest"
@@ -43,6 +48,7 @@ class SourceReport:
     origin: str
     rows_read: int = 0
     ingested: int = 0
+    excluded: int = 0  # mapped, then dropped by an upstream rule the source's mapper applies
     quarantined: int = 0
     skipped: str | None = None  # why an optional source was skipped
 
@@ -51,24 +57,47 @@ class SourceReport:
 class IngestResult:
     records: pl.DataFrame
     quarantine: pl.DataFrame
+    excluded: pl.DataFrame = field(default_factory=empty_dropped)  # removed by an upstream rule, with its reason
     sources: dict[str, SourceReport] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class _Mapping:
+class TemplateMapper:
+    """A source's `[sources.fields]` templates as a row mapper."""
+
     instruction: FieldTemplate
     input: FieldTemplate
     output: FieldTemplate
     id: FieldTemplate | None
 
     @classmethod
-    def of(cls, fields: FieldMapping) -> _Mapping:
+    def of(cls, fields: FieldMapping) -> TemplateMapper:
         return cls(
             parse_template(fields.instruction),
             parse_template(fields.input),
             parse_template(fields.output),
             parse_template(fields.id) if fields.id else None,
         )
+
+    def __call__(self, data: dict[str, Any], allow_empty_output: bool = False) -> Mapped:
+        instruction = _text("instruction", self.instruction, data, lenient=False)
+        input_ = _text("input", self.input, data, lenient=True)
+        output = _text("output", self.output, data, lenient=allow_empty_output)
+        try:
+            # An id template that renders empty (`{id?}` on a row without one) falls back to the row number.
+            row_id = str(self.id.render(data)) if self.id else None
+        except MissingField as exc:
+            raise ValueError(f"missing id field '{exc}'") from None
+        return Mapped(instruction, input_, output, id=row_id or None)
+
+
+def row_mapper(source: SourceConfig, prefer: str, allow_empty_output: bool) -> RowMapper:
+    """The mapper for the origin a run with `prefer` reads: a named one, or the source's templates."""
+    fields, name = source.mapping(prefer)
+    if name is not None:
+        return MAPPERS[name]
+    templates = TemplateMapper.of(fields)
+    return lambda data: templates(data, allow_empty_output)
 
 
 def _text(name: str, template: FieldTemplate, data: dict[str, Any], *, lenient: bool) -> str:
@@ -85,24 +114,22 @@ def _text(name: str, template: FieldTemplate, data: dict[str, Any], *, lenient: 
     return value
 
 
-def map_row(
-    data: dict[str, Any], mapping: _Mapping, max_chars: int, allow_empty_output: bool = False
-) -> tuple[str, str, str]:
-    """Map one raw row to (instruction, input, output), or raise ValueError with the reason."""
-    instruction = _text("instruction", mapping.instruction, data, lenient=False)
-    input_ = _text("input", mapping.input, data, lenient=True)
-    output = _text("output", mapping.output, data, lenient=allow_empty_output)
-    if not instruction.strip():
-        raise ValueError("empty instruction")
-    if not output.strip() and not allow_empty_output:
-        raise ValueError("empty output")
-    for name, value in (("instruction", instruction), ("input", input_), ("output", output)):
+def check_mapped(mapped: Mapped, max_chars: int, allow_empty_output: bool = False) -> None:
+    """Raise ValueError with the reason unless `mapped` can be a record. A row an upstream rule
+    excludes may be empty (it is recorded as removed, never exported)."""
+    if mapped.excluded is None:
+        if not mapped.instruction.strip():
+            raise ValueError("empty instruction")
+        if not mapped.output.strip() and not allow_empty_output:
+            raise ValueError("empty output")
+    for name, value in (("instruction", mapped.instruction), ("input", mapped.input), ("output", mapped.output)):
         if len(value) > max_chars:
             raise ValueError(f"{name} longer than {max_chars} characters ({len(value)})")
         if "\ufffd" in value:
             raise ValueError(f"undecodable bytes in {name}")
         _check_text(name, value)
-    return instruction, input_, output
+    if mapped.id is not None:
+        _check_text("id", mapped.id)
 
 
 def _check_text(name: str, value: str) -> None:
@@ -136,26 +163,22 @@ def row_problem(data: Any) -> str | None:
     return None
 
 
-def _source_rows(source: SourceConfig, config: RunConfig) -> tuple[str, Iterable[RawRow], FieldMapping]:
-    use_local = source.local is not None and (config.prefer == "local" or source.hub is None)
-    if use_local:
+def _source_rows(source: SourceConfig, config: RunConfig) -> tuple[str, Iterable[RawRow]]:
+    if source.reads_local(config.prefer):
         assert source.local is not None
-        return (
-            f"local:{source.local.path}",
-            read_local(source.local, Path(config.config_dir)),
-            source.local.fields or source.fields,
-        )
+        return f"local:{source.local.path}", read_local(source.local, Path(config.config_dir))
     assert source.hub is not None
     rev = f"@{source.hub.revision}" if source.hub.revision else ""
-    return f"hub:{source.hub.id}{rev}", read_hub(source.hub, retries=config.ingest.hub_retries), source.fields
+    return f"hub:{source.hub.id}{rev}", read_hub(source.hub, retries=config.ingest.hub_retries)
 
 
 def ingest_source(source: SourceConfig, config: RunConfig, on_row: Callable[[], None] | None = None):
-    """Read one source; returns (records, quarantine entries, report)."""
-    origin, rows, fields = _source_rows(source, config)
-    mapping = _Mapping.of(fields)
+    """Read one source; returns (records, rows an upstream rule excludes, quarantine entries, report)."""
+    origin, rows = _source_rows(source, config)
+    mapper = row_mapper(source, config.prefer, config.ingest.allow_empty_output)
     report = SourceReport(origin=origin)
     records: list[dict[str, Any]] = []
+    excluded: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
     position = 0
     for raw in rows:
@@ -173,41 +196,42 @@ def ingest_source(source: SourceConfig, config: RunConfig, on_row: Callable[[], 
             quarantine.append({**base, "reason": problem, "raw": _preview(raw.data)})
             continue
         try:
-            instruction, input_, output = map_row(
-                raw.data, mapping, config.ingest.max_text_chars, config.ingest.allow_empty_output
-            )
-            # An id template that renders empty (`{id?}` on a row without one) falls back to the row number.
-            source_id = (str(mapping.id.render(raw.data)) if mapping.id else "") or str(row_index)
-            _check_text("id", source_id)
-        except (ValueError, MissingField, RecursionError) as exc:
+            mapped = mapper(raw.data)
+            check_mapped(mapped, config.ingest.max_text_chars, config.ingest.allow_empty_output)
+        except (ValueError, MissingField, RecursionError, TypeError, KeyError, AttributeError) as exc:
             if isinstance(exc, MissingField):
-                reason = f"missing id field '{exc}'"
+                reason = f"missing field '{exc}'"
             elif isinstance(exc, RecursionError):
                 reason = "nested too deeply to render"
-            else:
+            elif isinstance(exc, ValueError):
                 reason = str(exc)
+            else:  # a row shaped so unlike the source's that its mapper tripped on it: one row, not the run
+                reason = f"cannot map this row: {type(exc).__name__}: {exc}"
             quarantine.append({**base, "reason": _safe(reason), "raw": _preview(raw.data)})
             continue
-        records.append(
-            {
-                "row_key": make_row_key(source.name, row_index),
-                "uid": content_uid(instruction, input_, output),
-                "source": source.name,
-                "source_id": source_id,
-                "source_row": row_index,
-                "source_file": file,
-                "source_split": source.resolved_split,
-                "license": source.license,
-                "derived_from": source.derived_from,
-                "instruction": instruction,
-                "input": input_,
-                "output": output,
-            }
-        )
+        record = {
+            "row_key": make_row_key(source.name, row_index),
+            "uid": content_uid(mapped.instruction, mapped.input, mapped.output),
+            "source": source.name,
+            "source_id": mapped.id or str(row_index),
+            "source_row": row_index,
+            "source_file": file,
+            "source_split": source.resolved_split,
+            "license": source.license,
+            "derived_from": source.derived_from,
+            "instruction": mapped.instruction,
+            "input": mapped.input,
+            "output": mapped.output,
+        }
+        if mapped.excluded is None:
+            records.append(record)
+        else:
+            excluded.append({**record, "stage": STAGE, "reason": mapped.excluded, "partner_key": mapped.cause})
     report.rows_read = position
     report.ingested = len(records)
+    report.excluded = len(excluded)
     report.quarantined = len(quarantine)
-    return records, quarantine, report
+    return records, excluded, quarantine, report
 
 
 def _preview(data: dict[str, Any]) -> str:
@@ -228,10 +252,11 @@ def ingest(config: RunConfig, on_row: Callable[[], None] | None = None) -> Inges
     """Read all sources of `config`. Raises IngestError naming the first required source that fails."""
     all_records: list[dict[str, Any]] = []
     all_quarantine: list[dict[str, Any]] = []
+    all_excluded: list[dict[str, Any]] = []
     reports: dict[str, SourceReport] = {}
     for source in config.sources:
         try:
-            records, quarantine, report = ingest_source(source, config, on_row)
+            records, excluded, quarantine, report = ingest_source(source, config, on_row)
         except SourceReadError as exc:
             if not source.optional:
                 error = IngestError(f"source '{source.name}' cannot be read: {exc}")
@@ -241,17 +266,20 @@ def ingest(config: RunConfig, on_row: Callable[[], None] | None = None) -> Inges
             reports[source.name] = SourceReport(origin="-", skipped=str(exc))
             continue
         log.info(
-            "%s: %d rows read, %d ingested, %d quarantined",
+            "%s: %d rows read, %d ingested, %d excluded by upstream rules, %d quarantined",
             source.name,
             report.rows_read,
             report.ingested,
+            report.excluded,
             report.quarantined,
         )
         all_records.extend(records)
+        all_excluded.extend(excluded)
         all_quarantine.extend(quarantine)
         reports[source.name] = report
     return IngestResult(
         records=pl.DataFrame(all_records, schema=RECORD_SCHEMA),
         quarantine=pl.DataFrame(all_quarantine, schema=QUARANTINE_SCHEMA),
+        excluded=pl.DataFrame(all_excluded, schema=DROPPED_SCHEMA),
         sources=reports,
     )

@@ -19,6 +19,8 @@ hub instead (the full run); here only the local copies can be read.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/open_platypus_table1.py --state-dir .cache/curate \
         --json reports/bench/open_platypus_table1.json --examples 3
+    .venv/bin/curate lock --config configs/open-platypus.toml   # where the hub is reachable
+    .venv/bin/python bench/open_platypus_table1.py --hub --source-set card-2023 --state-dir .cache/curate
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pipeline.contamination.check import CATEGORY_ORDER  # noqa: E402
 from pipeline.run_dir import RunDir  # noqa: E402
 from pipeline.runs import steps as run_steps  # noqa: E402
 from pipeline.runs.keys import key_for  # noqa: E402
+from pipeline.runs.pinned_config import with_lock  # noqa: E402
 
 CONFIG = PROJECT / "configs" / "open-platypus.toml"
 LOCAL_SOURCES = ["math-test", "theoremqa", "scibench", "openbookqa", "openbookqa-validation", "openbookqa-test"]
@@ -69,7 +72,10 @@ FAMILIES: list[tuple[str, tuple[str, ...], int | None]] = [
 
 def bench_config(sources: list[str], benchmarks: list[str] | None, state_dir: Path, hub: bool):
     """configs/open-platypus.toml on `sources`, read locally (unless `hub`), against `benchmarks`."""
-    base = load_config(CONFIG, ALL_SOURCES).select_sources(sources)
+    base = load_config(CONFIG, ALL_SOURCES)
+    if hub:  # the commits `curate lock` pinned, if it was run
+        base, _ = with_lock(base, CONFIG)
+    base = base.select_sources(sources)
     data = base.model_dump(mode="json")
     data.pop("config_dir", None)
     data["prefer"] = "hub" if hub else "local"
@@ -170,6 +176,7 @@ def examples(run_dir: Path, per: int) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", default=",".join(LOCAL_SOURCES), help="Comma-separated source names.")
+    parser.add_argument("--source-set", default=None, help="A source set of the config instead (e.g. card-2023).")
     parser.add_argument("--benchmarks", default="", help="Comma-separated built-ins (default: all seven).")
     parser.add_argument("--state-dir", type=Path, default=None, help="Embedding cache kept between runs.")
     parser.add_argument("--out", type=Path, default=None, help="Run directory (default: a temporary one).")
@@ -180,6 +187,8 @@ def main() -> None:
     if not args.hub:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    if args.source_set:
+        sources = [s.name for s in load_config(CONFIG, args.source_set).sources]
     benchmarks = [b.strip() for b in args.benchmarks.split(",") if b.strip()] or None
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,10 +1,11 @@
 """`curate lock`: pin a config's unpinned hub sources and benchmarks to their current commits.
 
-The lock goes beside the config (`configs/x.toml` -> `configs/x.lock.json`, see
-`pipeline.runs.hub_lock`), and every run of that config reads those commits. Only the hub's
-metadata is asked for; no data file is downloaded. A read that cannot be resolved (no such
-dataset or revision, no network, HF_HUB_OFFLINE) is one `error:` line, exit 1, and the lock
-is left as it was: a lock is written whole or not at all.
+Every declared source is locked, whichever source set a run picks. The lock goes beside the
+config (`configs/x.toml` -> `configs/x.lock.json`, see `pipeline.runs.hub_lock`), and every run
+of that config reads those commits. Only the hub's metadata is asked for; no data file is
+downloaded. A read that cannot be resolved (no such dataset or revision, no network,
+HF_HUB_OFFLINE) is one `error:` line, exit 1, and the lock is left as it was: a lock is written
+whole or not at all.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import typer
 
 from pipeline.cli.common import fail
-from pipeline.config.run_config import ConfigError, load_config
+from pipeline.config.run_config import ALL_SOURCES, ConfigError, load_config
 from pipeline.runs.hub_lock import hub_reads, lock_path, make_lock, read_lock, write_lock
 
 
@@ -27,7 +28,7 @@ def lock(
     """Pin every unpinned hub source and benchmark of a config to its commit, in <config>.lock.json beside it."""
     path = lock_path(config)
     try:
-        reads = hub_reads(load_config(config))
+        reads = hub_reads(load_config(config, ALL_SOURCES))  # every source set's sources, whichever a run picks
         old = read_lock(path)
     except ConfigError as exc:
         fail(exc.lines, 2)

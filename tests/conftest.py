@@ -21,6 +21,13 @@ def shared_data_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def arc_state_dir(tmp_path_factory) -> Path:
+    """One embedding cache for the tests that check local sources against ARC-Challenge: the
+    benchmark's ~2,300 texts are embedded once per session, not once per test."""
+    return tmp_path_factory.mktemp("arc-state")
+
+
+@pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
     """A real `prefect server start` (SQLite) for the session; its scheduler looks for due runs every 2 s."""
     import httpx

@@ -141,13 +141,13 @@ def test_hub_only_source_fails_in_one_line_offline(data_root, monkeypatch):
 
 
 @pytest.mark.slow
-def test_prefer_local_offline_runs_the_local_copies_with_contamination(data_root, tmp_path):
+def test_prefer_local_offline_runs_the_local_copies_with_contamination(data_root, tmp_path, arc_state_dir):
     """The config as is, but checked against one built-in (ARC), so the test embeds ~2k texts, not ~34k."""
     data = load_config(CONFIG, ALL_SOURCES).model_dump(mode="json", exclude={"config_dir"})
     data["contamination"]["benchmarks"] = [{"name": "arc_challenge", "builtin": "arc_challenge", "origin": "local"}]
     config_file = CONFIG.parent / f".test-open-platypus-{os.getpid()}.yaml"  # beside it: same relative paths
     config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
-    names = ["theoremqa", "scibench", "openbookqa-test", "scienceqa"]
+    names = ["theoremqa", "openbookqa-test", "scienceqa"]
     env = offline_env(tmp_path, SHARED_DATA=str(data_root))
     try:
         result = run_cli(
@@ -162,7 +162,7 @@ def test_prefer_local_offline_runs_the_local_copies_with_contamination(data_root
                 "--sources",
                 ",".join(names),
                 "--state-dir",
-                str(tmp_path / "state"),
+                str(arc_state_dir),
             ],
             env,
         )
@@ -171,7 +171,7 @@ def test_prefer_local_offline_runs_the_local_copies_with_contamination(data_root
     assert result.returncode == 0, result.stderr[-3000:]
     assert "no local copy and the hub is offline (HF_HUB_OFFLINE), skipped: scienceqa" in result.stdout
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert set(manifest["funnel"]) == {"theoremqa", "scibench", "openbookqa-test"}
+    assert set(manifest["funnel"]) == {"theoremqa", "openbookqa-test"}
     assert manifest["contamination"]["benchmarks"] and "contamination" in [s["stage"] for s in manifest["stages"]]
     flagged = {w["source"] for w in manifest["split_provenance"]}
     assert {"theoremqa", "openbookqa-test"} <= flagged

@@ -79,6 +79,15 @@ def write_parquet(path: str | Path, frame: pl.DataFrame) -> Path:
     return Path(path)
 
 
+def write_arrow_parquet(path: str | Path, table) -> Path:
+    """A pyarrow table as parquet, with the same fixed settings as `write_parquet`."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", write_statistics=False)
+    return Path(path)
+
+
 def write_csv(path: str | Path, frame: pl.DataFrame) -> Path:
     with atomic_path(path) as tmp:
         frame.write_csv(tmp)

@@ -16,7 +16,7 @@ import polars as pl
 from pipeline.config.run_config import RunConfig
 from pipeline.contamination.split_provenance import split_provenance
 from pipeline.io.atomic import sha256_file, write_json, write_jsonl, write_parquet
-from pipeline.io.export import card_license, dataset_card, write_dataset
+from pipeline.io.export import card_license, dataset_card, license_file, write_dataset
 from pipeline.run_dir import RunDir
 from pipeline.runs.manifest import account, file_entries, funnel_markdown, stage_funnel
 from pipeline.runs.step_output import StepOutput
@@ -47,18 +47,22 @@ def finalize(config: RunConfig, run_dir: RunDir, steps: list[StepOutput]) -> Ste
     )
     table = funnel_markdown(funnel, stages)
     sources_meta = [_source_meta(source, reports.get(source.name, {}), funnel) for source in config.sources]
+    contamination = by_stage.get("contamination")
+    read_sources = [s for s in sources_meta if not s["skipped"]]
+    license = card_license(exported, config.export.license)
     card = dataset_card(
         config.export.dataset_name,
         config.export.description,
-        card_license(exported, config.export.license),
+        license,
         table,
-        [s for s in sources_meta if not s["skipped"]],
+        read_sources,
         exported.height,
+        contamination=_card_contamination(config, contamination),
+        fingerprint=config.fingerprint(),
     )
-    write_dataset(exported, run_dir.dataset, card)
+    write_dataset(exported, run_dir.dataset, card, license_file(read_sources) if license == "other" else None)
     write_parquet(run_dir.removed, removed)
     write_jsonl(run_dir.quarantine, quarantine.to_dicts())
-    contamination = by_stage.get("contamination")
     checked = sorted(contamination.stats.get("benchmarks", {})) if contamination else []
     manifest = {
         "run": {"name": config.name, "config_fingerprint": config.fingerprint(), "seed": config.seed},
@@ -95,6 +99,14 @@ def finalize(config: RunConfig, run_dir: RunDir, steps: list[StepOutput]) -> Ste
     )
 
 
+def _card_contamination(config: RunConfig, step: StepOutput | None) -> dict | None:
+    """What the card says of the leak check: the stage's counts, with each category's configured action."""
+    if step is None:
+        return None
+    actions = {c.value: a.model_dump() for c, a in config.contamination.actions.items()}
+    return {**step.stats, "actions": actions}
+
+
 def _source_meta(source, report: dict, funnel: dict) -> dict:
     return {
         "name": source.name,
@@ -102,6 +114,7 @@ def _source_meta(source, report: dict, funnel: dict) -> dict:
         "derived_from": source.derived_from,
         "split": source.resolved_split,
         "origin": report.get("origin", "-"),
+        "hub_id": source.hub.id if source.hub else None,
         "skipped": report.get("skipped"),
         "exported": funnel.get(source.name, {}).get("exported", 0),
     }

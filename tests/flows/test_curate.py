@@ -76,7 +76,8 @@ def test_alpaca_json_loads_with_json_and_datasets(demo_run):
     assert {"source", "source_id", "source_split", "license", "uid"} <= set(parquet.columns)
     assert parquet["uid"].n_unique() == parquet.height  # exact duplicates are gone
     card = (dataset / "README.md").read_text()
-    assert card.startswith("---\nlicense:") and "task_categories:" in card and "configs:" in card
+    assert card.startswith("---\npretty_name:") and "\nlicense:" in card and "configs:" in card
+    assert "## Benchmark contamination" in card and "../" not in card and str(demo_run["out"]) not in card
 
 
 def test_every_removed_row_names_its_cause(demo_run):

@@ -21,6 +21,7 @@ from pipeline.cli.common import describe_os_error, fail, one_line, require_folde
 from pipeline.config.errors import ConfigError
 from pipeline.config.finetune import load_finetune_config
 from pipeline.merging.lora_merge import Adapter, AdapterMismatchError, MergeCheckError, merge_adapters
+from pipeline.merging.mergekit_yaml import load_mergekit, mergekit_text
 from pipeline.merging.partner_overlap import MergeOverlapError, check_merge_overlap, training_prompts
 from pipeline.merging.registry import load_recipe
 from pipeline.merging.replicated_lora import ReplicatedMergeError
@@ -100,7 +101,9 @@ def merge(
     base: str | None = typer.Option(
         None, "--base", "-b", help="Model to merge into: the training base or a partner of the same architecture."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder for the merged model (safetensors + tokenizer)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Output folder for the merged model (safetensors + tokenizer)."
+    ),
     config: Path | None = typer.Option(
         None,
         "--config",
@@ -112,9 +115,18 @@ def merge(
         "--method",
         "-m",
         help=(
-            "A whole-model merge method (depth-upscale, slerp, linear, ties, dare-linear, dare-ties, franken-moe, "
-            "replicated-lora) run from the --config recipe."
+            "A whole-model merge method (pipeline/merging/registry.py: slerp, ties, dare-ties, task-arithmetic, "
+            "franken-moe, depth-upscale, ...) run from the --config recipe."
         ),
+    ),
+    mergekit: Path | None = typer.Option(
+        None, "--mergekit", help="Run a mergekit YAML (mergekit-yaml or mergekit-moe config) with our methods."
+    ),
+    to_mergekit: Path | None = typer.Option(
+        None, "--to-mergekit", help="Print the mergekit YAML equivalent to a recipe (configs/recipes/*.toml) and exit."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="With --mergekit: the seed of random drops and routers (mergekit's --random-seed)."
     ),
     dataset: Path | None = typer.Option(
         None, "--dataset", "-d", help="Our training data for the overlap check (default: from the adapter's lineage)."
@@ -127,12 +139,29 @@ def merge(
     """Merge LoRA adapters into BASE, check logits against base + adapter, save the merged model.
 
     With --method NAME --config RECIPE: build a model with a registered merge method instead
-    (pipeline/merging/registry.py; recipes in configs/recipes/)."""
+    (pipeline/merging/registry.py; recipes in configs/recipes/). With --mergekit FILE.yml: the
+    same from a mergekit YAML. With --to-mergekit RECIPE: print the recipe as mergekit YAML."""
+    modes = [
+        flag
+        for flag, value in (("--method", method), ("--mergekit", mergekit), ("--to-mergekit", to_mergekit))
+        if value is not None
+    ]
+    if len(modes) > 1:
+        fail(f"{' and '.join(modes)} exclude each other: give one", 2)
+    if modes and (adapter or base or dataset):
+        fail(f"{modes[0]} runs a recipe: its sources come from the recipe, not --adapter/--base/--dataset", 2)
+    if seed is not None and mergekit is None:
+        fail("--seed goes with --mergekit (a recipe states its own `seed`)", 2)
+    if to_mergekit is not None:
+        if config is not None:
+            fail("--to-mergekit RECIPE is the recipe: drop --config", 2)
+        _print_mergekit(to_mergekit, out)
+        return
+    if out is None:
+        fail("--out is required: the folder for the merged model", 2)
     require_folder("--out", out)
-    if method is not None:
-        if adapter or base or dataset:
-            fail("--method runs a recipe: its sources come from --config, not --adapter/--base/--dataset", 2)
-        _merge_models(method, config, out, quiet)
+    if method is not None or mergekit is not None:
+        _merge_models(method, config, out, quiet, mergekit=mergekit, seed=seed)
         return
     if base is None:
         fail("--base is required (or --method NAME --config RECIPE)", 2)
@@ -169,12 +198,24 @@ def merge(
     typer.echo(f"merged:   {result['out']}")
 
 
-def _merge_models(method: str, recipe: Path | None, out: Path, quiet: bool) -> None:
-
-    if recipe is None:
-        fail("--method needs --config RECIPE (see configs/recipes/)", 2)
+def _print_mergekit(recipe: Path, out: Path | None) -> None:
+    if out is not None:
+        fail("--to-mergekit prints YAML to standard output: drop --out (redirect it into a file)", 2)
     try:
-        plugin, cfg = load_recipe(recipe, method)
+        typer.echo(mergekit_text(*load_recipe(recipe), source=str(recipe)), nl=False)
+    except ConfigError as exc:
+        fail("; ".join(exc.lines), 2)
+
+
+def _merge_models(
+    method: str | None, recipe: Path | None, out: Path, quiet: bool, mergekit: Path | None = None, seed=None
+) -> None:
+    if mergekit is None and recipe is None:
+        fail("--method needs --config RECIPE (see configs/recipes/)", 2)
+    if mergekit is not None and recipe is not None:
+        fail("--mergekit FILE is the recipe: drop --config", 2)
+    try:
+        plugin, cfg = load_mergekit(mergekit, seed) if mergekit is not None else load_recipe(recipe, method)
     except ConfigError as exc:
         fail("; ".join(exc.lines), 2)
     _environment(quiet)

@@ -3,13 +3,15 @@
 As in mergekit, a recipe is one TOML or YAML file naming its method and that method's
 settings (`configs/recipes/*.toml`); it is validated once, and a validation error is one
 line per problem (`slices: ...`), exit code 2 from the command line. Paths in a recipe
-resolve against the recipe's folder.
+resolve against the recipe's folder. A mergekit YAML is read into the same recipes
+(`mergekit_yaml.py`); each method names its mergekit counterpart and its paper.
 
 | name | module | what it builds |
 |---|---|---|
 | depth-upscale | depth_upscale | DUS / iDUS: a deeper model from slices of one base (SOLAR) |
-| slerp | weighted | spherical interpolation of two models, t per layer and module |
-| linear, ties, dare-linear, dare-ties | weighted | weighted full-model merges (task vectors for TIES/DARE) |
+| passthrough | tensor_merge | layers copied from slices of one or more models, optionally scaled |
+| linear, slerp, nuslerp, model-stock | tensor_merge (kernels in weighted) | interpolations of whole models |
+| task-arithmetic, ties, dare-*, breadcrumbs(-ties), della(-linear) | tensor_merge (task_arithmetic) | task vectors |
 | franken-moe | franken_moe | a Mixtral-style MoE from dense models' MLPs (BurningBruce) |
 | replicated-lora | replicated_lora | the correct merge of a PEFT `layer_replication` adapter |
 
@@ -68,7 +70,9 @@ class MergeMethod:
     module: str
     config_class: str
     summary: str
-    defaults: dict = field(default_factory=dict)  # fixed settings implied by the name (the merge kind)
+    mergekit: str | None = None  # mergekit 0.1.5's name for the method ("mergekit-moe": its MoE script)
+    paper: str = ""  # where the method comes from
+    defaults: dict = field(default_factory=dict)  # fixed settings implied by the name
 
     def load(self):
         return importlib.import_module(f"pipeline.merging.{self.module}")
@@ -79,36 +83,58 @@ class MergeMethod:
             return cls.model_validate({**data, **self.defaults, "method": self.name, "config_dir": str(config_dir)})
         except ValidationError as exc:
             raise ConfigError(error_lines(exc)) from None
+        except ValueError as exc:  # raised by a before-validator outside pydantic's error list
+            raise ConfigError([str(exc)]) from None
 
     def run(self, config, out: Path) -> dict:
         return {"method": self.name, **self.load().run(config, Path(out))}
+
+
+def _tensor(name: str, summary: str, mergekit: str, paper: str) -> MergeMethod:
+    return MergeMethod(name, "tensor_merge", "TensorMergeConfig", summary, mergekit, paper)
 
 
 METHODS: dict[str, MergeMethod] = {
     m.name: m
     for m in [
         MergeMethod(
-            "depth-upscale", "depth_upscale", "DepthUpscaleConfig", "DUS / iDUS from a layer plan over one base"
+            "depth-upscale", "depth_upscale", "DepthUpscaleConfig", "DUS / iDUS from a layer plan over one base",
+            "passthrough", "Kim et al. 2023, SOLAR 10.7B, arXiv:2312.15166",
         ),
-        MergeMethod(
-            "slerp", "weighted", "SlerpConfig", "spherical interpolation of two models, t per layer and module"
-        ),
-        MergeMethod(
-            "linear", "weighted", "WeightedMergeConfig", "weighted average of full models", {"kind": "linear"}
-        ),
-        MergeMethod("ties", "weighted", "WeightedMergeConfig", "TIES over task vectors from a base", {"kind": "ties"}),
-        MergeMethod(
-            "dare-linear", "weighted", "WeightedMergeConfig", "DARE drop-and-rescale, summed", {"kind": "dare-linear"}
-        ),
-        MergeMethod(
-            "dare-ties", "weighted", "WeightedMergeConfig", "DARE then TIES sign election", {"kind": "dare-ties"}
-        ),
-        MergeMethod("franken-moe", "franken_moe", "FrankenMoeConfig", "Mixtral-style MoE from dense models' MLPs"),
+        _tensor("passthrough", "layers copied from slices of models, optionally scaled", "passthrough",
+                "mergekit (Goddard et al. 2024, arXiv:2403.13257)"),
+        _tensor("linear", "weighted average of full models", "linear", "Wortsman et al. 2022, arXiv:2203.05482"),
+        _tensor("slerp", "spherical interpolation of two models, t per layer and module", "slerp",
+                "Shoemake 1985, Animating rotation with quaternion curves"),
+        _tensor("nuslerp", "SLERP of two models or of their task vectors, weighted", "nuslerp",
+                "mergekit (Goddard et al. 2024, arXiv:2403.13257)"),
+        _tensor("model-stock", "fine-tunes averaged towards the base by their task vectors' angle", "model_stock",
+                "Jang et al. 2024, Model Stock, arXiv:2403.19522"),
+        _tensor("task-arithmetic", "weighted sum of task vectors", "task_arithmetic",
+                "Ilharco et al. 2023, arXiv:2212.04089"),
+        _tensor("ties", "TIES: trim, elect sign, merge agreeing task vectors", "ties",
+                "Yadav et al. 2023, arXiv:2306.01708"),
+        _tensor("dare-linear", "DARE random drop and rescale, summed", "dare_linear",
+                "Yu et al. 2023, arXiv:2311.03099"),
+        _tensor("dare-ties", "DARE random drop and rescale, then TIES sign election", "dare_ties",
+                "Yu et al. 2023, arXiv:2311.03099"),
+        _tensor("breadcrumbs", "task vectors without their largest and smallest entries, summed", "breadcrumbs",
+                "Davari & Belilovsky 2023, Model Breadcrumbs, arXiv:2312.06795"),
+        _tensor("breadcrumbs-ties", "Model Breadcrumbs with TIES sign election", "breadcrumbs_ties",
+                "Davari & Belilovsky 2023, arXiv:2312.06795"),
+        _tensor("della", "DELLA magnitude-ranked drop, TIES sign election", "della",
+                "Deep et al. 2024, DELLA-Merging, arXiv:2406.11617"),
+        _tensor("della-linear", "DELLA magnitude-ranked drop, summed", "della_linear",
+                "Deep et al. 2024, arXiv:2406.11617"),
+        MergeMethod("franken-moe", "franken_moe", "FrankenMoeConfig", "Mixtral-style MoE from dense models' MLPs",
+                    "mergekit-moe", "Goddard 2023, Mixture of Experts for Clowns (mergekit-moe)"),
         MergeMethod(
             "replicated-lora",
             "replicated_lora",
             "ReplicatedLoraConfig",
             "un-share replicated layers, merge, check logits",
+            None,
+            "PEFT layer_replication (Fewshot-Metamath-OrcaVicuna-Mistral-10B)",
         ),
     ]
 }

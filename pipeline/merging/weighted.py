@@ -1,204 +1,164 @@
-"""Full-model merges of one architecture: SLERP with per-layer / per-module factors; linear, TIES and DARE.
+"""Per-tensor interpolations of whole models: linear, SLERP, NuSLERP, Model Stock and passthrough.
 
-SLERP (Shoemake 1985; as in mergekit's `slerp`) interpolates each tensor pair along the
-great circle between their directions: with cos(theta) = <a/|a|, b/|b|>,
-slerp(t) = sin((1-t) theta)/sin(theta) a + sin(t theta)/sin(theta) b, falling back to
-linear interpolation when the two are nearly parallel. t = 0 gives model A, t = 1 model B.
-`t` is a number or a list of anchors spread evenly over the layers (mergekit's gradient:
-[0, 0.5, 1] goes from A at the first layer to B at the last); `t_modules` sets it per
-module by a name fragment (`self_attn`, `mlp`), first match wins. Tensors outside the
-layers use the first anchor (embeddings) or the last (final norm, head).
-Memphis-CoT keeps a running average of its checkpoints this way: after each training
-cycle, average = slerp(new model, average, t = 0.99).
+Each function merges the tensors of one name (in source order; `base` is the index of the
+base model among them, where the method has one); `pipeline/merging/tensor_merge.py` streams
+the names, aligns their dtypes, resolves each tensor's parameters and writes the result.
+The semantics are mergekit 0.1.5's, method by method, precision included: linear and slerp
+compute in float32 (float64 for float64 inputs), nuslerp, model_stock and passthrough in the
+inputs' dtype (unless the recipe asks for `compute_dtype = "float32"`):
 
-Weighted merges of N models (`kind`), as in mergekit and the papers:
-- linear: sum_i w_i theta_i / sum_i w_i (Wortsman et al. 2022, model soups).
-- ties: task vectors tau_i = theta_i - theta_base, each trimmed to its top `density`
-  share by magnitude, one sign per entry elected by the weighted sum, the mean of the
-  agreeing entries added to the base (Yadav et al. 2023, TIES-Merging).
-- dare-linear / dare-ties: each task vector keeps entries with probability `density` and
-  is rescaled by 1/density (Yu et al. 2023, DARE), then summed or TIES-elected. Drops use
-  a generator seeded from `seed`, the tensor name and the model index: reruns are equal.
-
-Tensors stream one name at a time (`pipeline/models/shards.py`); arithmetic is fp32 and
-the result is cast back to model A's (or the first model's) dtype.
+- linear (Wortsman et al. 2022, model soups, arXiv:2203.05482): sum_i w_i theta_i, divided by
+  sum_i w_i with `normalize` (default true). A `base` given to mergekit is one more input.
+- slerp (Shoemake 1985): the base is A, the other model B; `t` is B's share. With
+  cos(theta) = <a/|a|, b/|b|> over the whole tensor, slerp = sin((1-t) theta)/sin(theta) a +
+  sin(t theta)/sin(theta) b, and plain (1-t) a + t b where |cos(theta)| > 0.9995. t = 0 gives A,
+  t = 1 gives B. A `t` gradient spans the layers; tensors outside them use its first value
+  (`pipeline/merging/settings.py`).
+- nuslerp (mergekit's "NuSLERP"): two models with `weight`s; t = w_2 / (w_1 + w_2) (0.5 if the
+  sum is 0); SLERP over the flattened tensor (`nuslerp_flatten`, default true), or, with
+  `nuslerp_flatten = false`, along the last dimension (each row of a weight matrix) or, with
+  `nuslerp_row_wise`, along the first (mergekit's naming); with a base, of the two task vectors,
+  added to it.
+- model_stock (Jang et al. 2024, "Model Stock", arXiv:2403.19522): for k fine-tunes of a base,
+  cos = the mean pairwise cosine of their task vectors, t = k cos / (1 + (k - 1) cos), result
+  t * mean(fine-tunes) + (1 - t) * base (per row with `filter_wise`); where 1 + (k-1) cos is
+  about 0 the base is kept.
+- passthrough: one source per slice, copied, times `scale` where given (mergekit's per-slice
+  `scale`, e.g. to damp a repeated layer's output projections).
 """
 
 from __future__ import annotations
 
-import zlib
-from pathlib import Path
-from typing import Literal
+from pipeline.merging.settings import Parameter
 
-from pydantic import Field, model_validator
-
-from pipeline.config.run_config import Strict
-from pipeline.merging.registry import RecipeBase
-from pipeline.models.shards import (
-    MergeInputError,
-    ModelShards,
-    ShardWriter,
-    commit,
-    copy_support_files,
-    layer_of,
-    staging_for,
-)
-
-Factor = float | list[float]
+PARAMETERS = {
+    "linear": [Parameter("weight", float, "input", 1.0), Parameter("normalize", bool, "shared", True)],
+    "slerp": [Parameter("t", float, "shared", 0.5)],
+    "nuslerp": [
+        Parameter("weight", float, "non_base", 1.0),
+        Parameter("nuslerp_row_wise", bool, "shared", False),
+        Parameter("nuslerp_flatten", bool, "shared", True),
+    ],
+    "model-stock": [Parameter("filter_wise", bool, "shared", False)],
+    "passthrough": [Parameter("scale", float, "input", None)],
+}
 
 
-class SlerpConfig(RecipeBase):
-    model_a: str
-    model_b: str
-    t: Factor = 0.5
-    t_modules: dict[str, Factor] = Field(default_factory=dict)
+def _work_dtype(tensor):
+    import torch
+
+    return torch.float64 if tensor.dtype == torch.float64 else torch.float32
 
 
-class WeightedModel(Strict):
-    path: str
-    weight: float = 1.0
+def linear(tensors: list, weights: list[float], normalize: bool):
+    import torch
+
+    work = _work_dtype(tensors[0])
+    coefficients = torch.tensor(weights, dtype=work)
+    result = torch.zeros_like(tensors[0], dtype=work)
+    for tensor, coefficient in zip(tensors, coefficients):
+        result.addcmul_(tensor.to(work), coefficient)
+    if normalize:
+        result.div_(coefficients.sum())
+    return result
 
 
-class WeightedMergeConfig(RecipeBase):
-    kind: Literal["linear", "ties", "dare-linear", "dare-ties"] = "linear"
-    models: list[WeightedModel] = Field(min_length=1)
-    base: str | None = None  # the model task vectors are taken from (ties, dare)
-    density: float = Field(0.5, gt=0.0, le=1.0)
-    normalize: bool = True
-
-    @model_validator(mode="after")
-    def _base_needed(self) -> WeightedMergeConfig:
-        if self.kind != "linear" and not self.base:
-            raise ValueError(f"{self.kind} merges task vectors: give `base`")
-        return self
-
-
-def factor_at(spec: Factor, position: float) -> float:
-    """A number, or anchors spread evenly over [0, 1] and linearly interpolated at `position`."""
-    if isinstance(spec, (int, float)):
-        return float(spec)
-    if len(spec) == 1:
-        return float(spec[0])
-    scaled = position * (len(spec) - 1)
-    low = min(int(scaled), len(spec) - 2)
-    return float(spec[low] + (spec[low + 1] - spec[low]) * (scaled - low))
-
-
-def factor_for(name: str, num_layers: int, t: Factor, t_modules: dict[str, Factor]) -> float:
-    spec = next((v for k, v in t_modules.items() if k in name), t)
-    found = layer_of(name)
-    if found:
-        return factor_at(spec, found[0] / max(num_layers - 1, 1))
-    return factor_at(spec, 0.0 if "embed" in name else 1.0)
+CHUNK = 1024 * 1024  # entries per partial reduction in SLERP
 
 
 def slerp(t: float, a, b, dot_threshold: float = 0.9995, eps: float = 1e-8):
+    """Spherical interpolation from a (t = 0) to b (t = 1), computed on the flattened tensors.
+
+    Norms and the dot product are reduced in chunks of 2^20 entries (the norm of the chunks'
+    norms, the sum of their dot products), as mergekit reduces a tensor it merges alone: one
+    float32 pass over a 4096 x 4096 tensor is off by about 1e-3 (relative) in its norm."""
     import torch
 
-    a32, b32 = a.float(), b.float()
-    an, bn = a32 / (a32.norm() + eps), b32 / (b32.norm() + eps)
-    dot = float((an * bn).sum().clamp(-1.0, 1.0))
-    if abs(dot) > dot_threshold:  # nearly parallel: the sine ratios are unstable; lerp is the limit
-        return torch.lerp(a32, b32, t)
-    theta = torch.tensor(dot, dtype=torch.float64).acos()
-    sin_theta = theta.sin()
-    s0 = float(((1 - t) * theta).sin() / sin_theta)
-    s1 = float((t * theta).sin() / sin_theta)
-    return s0 * a32 + s1 * b32
+    work = _work_dtype(a)
+    x, y = a.to(work).reshape(-1), b.to(work).reshape(-1)
+    t = torch.tensor(t, dtype=work)
+    starts = range(0, max(x.numel(), 1), CHUNK)
+    norm_x = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(x[i : i + CHUNK]) for i in starts]))
+    norm_y = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(y[i : i + CHUNK]) for i in starts]))
+    norm_x = torch.where(norm_x > eps, norm_x, 1)
+    norm_y = torch.where(norm_y > eps, norm_y, 1)
+    dot = torch.stack([((x[i : i + CHUNK] / norm_x) * (y[i : i + CHUNK] / norm_y)).sum() for i in starts])
+    dot = dot.sum().clamp(-1, 1)
+    shape = a.shape
+    if dot.abs() > dot_threshold:  # nearly parallel: the sine ratios are unstable; lerp is the limit
+        return ((1 - t) * x + t * y).reshape(shape)
+    theta = torch.acos(dot)
+    sin_theta = torch.sin(theta)
+    result = (torch.sin((1 - t) * theta) / sin_theta) * x + (torch.sin(t * theta) / sin_theta) * y
+    return result.reshape(shape)
 
 
-def _same_layout(models: list[ModelShards]) -> None:
-    first = models[0]
-    for other in models[1:]:
-        if set(other.names()) != set(first.names()):
-            missing = sorted(set(first.names()) ^ set(other.names()))[:3]
-            raise MergeInputError(f"{other.folder} and {first.folder} differ in tensors, e.g. {missing}")
-        for name in first.names():
-            if other.shape(name) != first.shape(name):
-                raise MergeInputError(
-                    f"{name}: shape {other.shape(name)} in {other.folder}, {first.shape(name)} in {first.folder}"
-                )
-
-
-def _trim(tau, density: float):
-    if density >= 1.0:
-        return tau
-    k = int(tau.numel() * density)
-    if k == 0:
-        return tau * 0
-    threshold = tau.abs().flatten().kthvalue(tau.numel() - k + 1).values
-    return tau * (tau.abs() >= threshold)
-
-
-def _drop(tau, density: float, seed: int, name: str, index: int):
+def nuslerp(t: float, a, b, row_wise: bool, flatten: bool, eps: float = 1e-8):
     import torch
 
-    if density >= 1.0:
-        return tau
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()) * 31 + index)
-    keep = torch.rand(tau.shape, generator=generator) < density
-    return tau * keep / density
+    shape = a.shape
+    if flatten:
+        a, b = a.reshape(-1), b.reshape(-1)
+    elif row_wise:
+        a, b = a.transpose(0, -1), b.transpose(0, -1)
+
+    def unit(v):
+        return v / torch.norm(v, dim=-1, keepdim=True).clamp(min=1e-7)
+
+    cos = torch.sum(unit(a) * unit(b), dim=-1, keepdim=True).clamp(-1, 1)
+    colinear = (1 - cos.square()) <= eps**2
+    theta = torch.acos(torch.where(colinear, 0, cos))
+    sin_theta = torch.sin(theta)
+    result = (torch.sin((1 - t) * theta) * a + torch.sin(t * theta) * b) / sin_theta
+    result = torch.where(colinear, (1 - t) * a + t * b, result)
+    if row_wise and not flatten:
+        result = result.transpose(0, -1)
+    return result.reshape(shape)
 
 
-def weighted_tensor(
-    kind: str, name: str, tensors: list, weights: list[float], base, density: float, normalize: bool, seed: int
-):
-    """The merged tensor for one name (fp32)."""
+def model_stock(base_tensor, tuned: list, filter_wise: bool):
     import torch
 
-    w = torch.tensor(weights, dtype=torch.float32).view(-1, *[1] * tensors[0].dim())
-    stack = torch.stack([t.float() for t in tensors])
-    if kind == "linear":
-        return (w * stack).sum(0) / (w.sum() if normalize else 1.0)
-    taus = stack - base.float()
-    if kind.startswith("dare"):
-        taus = torch.stack([_drop(tau, density, seed, name, i) for i, tau in enumerate(taus)])
+    shape = base_tensor.shape
+    if filter_wise:
+        w0 = base_tensor.unsqueeze(0) if base_tensor.dim() == 1 else base_tensor
+        ws = [w.unsqueeze(0) if w.dim() == 1 else w for w in tuned]
     else:
-        taus = torch.stack([_trim(tau, density) for tau in taus])
-    if kind == "dare-linear":
-        merged = (w * taus).sum(0) / (w.sum() if normalize else 1.0)
-    else:
-        sign = (w * taus).sum(0).sign()
-        agree = (taus.sign() == sign) & (taus != 0)
-        total = (w * taus * agree).sum(0)
-        merged = total / (w * agree).sum(0).clamp_min(1e-12) if normalize else total
-    return base.float() + merged
+        w0, ws = base_tensor.reshape(-1), [w.reshape(-1) for w in tuned]
+    offsets = [w - w0 for w in ws]
+    cosines = []
+    for i, u in enumerate(offsets):
+        for v in offsets[i + 1 :]:
+            norms = torch.norm(u, dim=-1) * torch.norm(v, dim=-1)
+            cosines.append(((u * v).sum(dim=-1) / norms.clamp(min=1e-6)).clamp(-1, 1))
+    cos = torch.stack(cosines).mean(dim=0).unsqueeze(-1)
+    k = len(ws)
+    denominator = 1 + (k - 1) * cos
+    singular = denominator.abs() < 1e-6
+    t = torch.where(singular, torch.zeros_like(cos), k * cos / torch.where(singular, 1, denominator))
+    return (t * (sum(ws) / k) + (1 - t) * w0).reshape(shape)
 
 
-def run(config: SlerpConfig | WeightedMergeConfig, out: Path) -> dict:
-    if isinstance(config, SlerpConfig):
-        paths = [config.path(config.model_a), config.path(config.model_b)]
-        sources = {"model_a": paths[0], "model_b": paths[1]}
-    else:
-        paths = [config.path(m.path) for m in config.models]
-        sources = {"models": paths, **({"base": config.path(config.base)} if config.base else {})}
-    models = [ModelShards(p) for p in paths]
-    base = ModelShards(config.path(config.base)) if getattr(config, "base", None) else None
-    _same_layout(models + ([base] if base else []))
-    staging = staging_for(out)
-    writer = ShardWriter(staging, config.max_shard_bytes)
-    factors = {}
-    for name in models[0].names():
-        tensors = [m.get(name) for m in models]
-        if isinstance(config, SlerpConfig):
-            t = factor_for(name, models[0].num_layers, config.t, config.t_modules)
-            factors[name] = t
-            merged = slerp(t, tensors[0], tensors[1])
-        else:
-            merged = weighted_tensor(
-                config.kind,
-                name,
-                tensors,
-                [m.weight for m in config.models],
-                base.get(name) if base else None,
-                config.density,
-                config.normalize,
-                config.seed,
-            )
-        writer.add(name, merged.to(tensors[0].dtype))
-    written = writer.finish()
-    copy_support_files(paths[0], staging)
-    method = "slerp" if isinstance(config, SlerpConfig) else config.kind
-    extra = {"t_per_tensor": factors} if factors else {}
-    commit(staging, out, models[0].config, config.lineage(method, sources=sources, written=written, **extra))
-    return {"out": str(out), "layers": models[0].num_layers, **written}
+def merge(method: str, tensors: list, base: int | None, shared: dict, per_input: list[dict], name: str, seed: int):
+    """The merged tensor for one name (see the module docstring for each method)."""
+    work = tensors[0].dtype  # linear and slerp compute in float32 themselves; the others in the inputs' dtype
+    if method == "linear":
+        return linear(tensors, [p["weight"] for p in per_input], shared["normalize"])
+    if method == "passthrough":
+        scale = per_input[0]["scale"]
+        return tensors[0] if scale is None else tensors[0].to(work) * scale
+    if method == "slerp":
+        return slerp(shared["t"], tensors[base], tensors[1 - base])
+    others = [i for i in range(len(tensors)) if i != base]
+    if method == "nuslerp":
+        first, second = (tensors[i].to(work) for i in others)
+        w1, w2 = (per_input[i]["weight"] for i in others)
+        t = 0.5 if abs(w1 + w2) < 1e-6 else w2 / (w1 + w2)
+        row_wise, flatten = shared["nuslerp_row_wise"], shared["nuslerp_flatten"]
+        if base is None:
+            return nuslerp(t, first, second, row_wise, flatten)
+        origin = tensors[base].to(work)
+        return origin + nuslerp(t, first - origin, second - origin, row_wise, flatten)
+    if method == "model-stock":
+        return model_stock(tensors[base].to(work), [tensors[i].to(work) for i in others], shared["filter_wise"])
+    raise ValueError(f"unknown interpolation {method!r}")

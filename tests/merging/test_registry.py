@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from tiny_llama import build_tiny_llama, perturbed_copy
 
+from pipeline.merging.registry import METHODS
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 PROJECT = Path(__file__).resolve().parents[2]
@@ -84,6 +86,19 @@ def recipes(m: dict[str, Path]) -> dict[str, dict]:
             "models": [{"path": str(m["tuned1"])}, {"path": str(m["tuned2"])}],
             "density": 0.5,
         },
+        **{
+            method: {"base": str(m["base"]), "models": [{"path": str(m["tuned1"])}, {"path": str(m["tuned2"])}],
+                     "density": 0.5, **extra}
+            for method, extra in [
+                ("task-arithmetic", {"lambda": 0.8}), ("breadcrumbs", {"gamma": 0.05}),
+                ("breadcrumbs-ties", {"gamma": 0.05}), ("della", {"epsilon": 0.1}), ("della-linear", {"epsilon": 0.1}),
+            ]
+        },
+        "model-stock": {"base": str(m["base"]), "models": [{"path": str(m["tuned1"])}, {"path": str(m["tuned2"])}]},
+        "nuslerp": {"base": str(m["base"]), "models": [{"path": str(m["tuned1"]), "weight": 0.7},
+                                                      {"path": str(m["tuned2"]), "weight": 0.3}]},
+        "passthrough": {"slices": [{"sources": [{"path": str(m["base"]), "layer_range": [0, 3]}]},
+                                   {"sources": [{"path": str(m["other"]), "layer_range": [1, 4]}], "scale": 0.5}]},
         "franken-moe": {
             "base": str(m["base"]),
             "gate_mode": "hidden",
@@ -130,10 +145,7 @@ def test_every_registered_method_has_a_recipe_here(models):
     assert set(recipes(models)) == set(METHODS)
 
 
-@pytest.mark.parametrize(
-    "method",
-    ["depth-upscale", "slerp", "linear", "ties", "dare-linear", "dare-ties", "franken-moe", "replicated-lora"],
-)
+@pytest.mark.parametrize("method", sorted(METHODS))
 def test_each_method_builds_a_model_that_loads_and_runs_with_the_planned_shape(method, models, tmp_path):
     result = build(method, recipes(models)[method], tmp_path / "out")
     base = load(models["base"])
@@ -144,7 +156,7 @@ def test_each_method_builds_a_model_that_loads_and_runs_with_the_planned_shape(m
     assert lineage["method"] == method and lineage["outputs"]
     params = sum(p.numel() for p in model.parameters())
     base_params, layer = sum(p.numel() for p in base.parameters()), per_layer_parameters(base)
-    if method in ("depth-upscale", "replicated-lora"):  # 6 layers from 4: two more full layers
+    if method in ("depth-upscale", "replicated-lora", "passthrough"):  # 6 layers from 4: two more full layers
         assert model.config.num_hidden_layers == result["layers"] == 6
         assert params == base_params + 2 * layer
     elif method == "franken-moe":
@@ -281,10 +293,10 @@ def test_moe_of_copies_of_one_model_with_a_uniform_router_equals_that_model(mode
     assert float((dense - moe).abs().max()) <= 1e-5
 
 
-def test_hidden_router_rows_are_unit_length_per_layer_and_expert(models):
-    from pipeline.merging.franken_moe import Expert, hidden_router
+def test_mlp_input_router_rows_are_unit_length_per_layer_and_expert(models):
+    from pipeline.merging.franken_moe import Expert, mlp_input_router
 
-    router = hidden_router(
+    router = mlp_input_router(
         models["base"], [Expert(model="x", prompts=["Add the numbers."]), Expert(model="y", prompts=["cat"])]
     )
     assert router.shape == (LAYERS, 2, 64) and torch.allclose(router.norm(dim=-1), torch.ones(LAYERS, 2), atol=1e-5)

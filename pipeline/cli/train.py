@@ -108,7 +108,7 @@ def merge(
         None,
         "--config",
         "-c",
-        help="Config with a [merge] table (weights, combination, partners); with --method, the recipe.",
+        help="Config with a \\[merge] table (weights, combination, partners); with --method, the recipe.",
     ),
     method: str | None = typer.Option(
         None,

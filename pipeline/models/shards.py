@@ -7,8 +7,9 @@ shard once it passes `max_shard_bytes`. A 48-layer model built from a 32-layer o
 therefore holds one shard of output plus the tensors in flight, never two models.
 
 The output folder is written as `save_pretrained` would write it: `model.safetensors`, or
-`model-0000i-of-0000n.safetensors` plus `model.safetensors.index.json`; `config.json`; the
-tokenizer and generation config copied from the source. It is staged under a hidden name
+`model-0000i-of-0000n.safetensors` plus `model.safetensors.index.json`; `config.json`; and,
+where the method copies them (`copy_support_files`), the tokenizer and generation config of the
+donor model (mergekit's rule: the base model). It is staged under a hidden name
 and renamed into place only when complete.
 """
 

@@ -48,10 +48,24 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"curate (platypus-curate) {version('platypus-curate')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("curate (platypus-curate, not installed)")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     debug: bool = typer.Option(
         False, "--debug", help="Show tracebacks and Prefect's own error logging (also: CURATE_DEBUG=1)."
+    ),
+    show_version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
     ),
 ) -> None:
     set_debug(debug)
@@ -232,7 +246,8 @@ def validate_config(
     problems = config_problems(cfg, strict=strict)
     if problems:
         fail(problems, 2)
-    typer.echo(f"ok: {config} ({len(cfg.sources)} sources: {', '.join(s.name for s in cfg.sources)})")
+    count = f"{len(cfg.sources)} source{'s' if len(cfg.sources) != 1 else ''}"
+    typer.echo(f"ok: {config} ({count}: {', '.join(s.name for s in cfg.sources)})")
 
 
 app.command()(serve.serve)

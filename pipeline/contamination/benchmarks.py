@@ -49,7 +49,7 @@ from pipeline.contamination.benchmark_formats import (
     winogrande_hub_item,
     winogrande_llmfoundry_item,
 )
-from pipeline.io.readers import read_hub
+from pipeline.io.readers import SourceReadError, read_hub
 
 BENCHMARK_SCHEMA: dict[str, pl.DataType] = {
     "benchmark": pl.String(),
@@ -252,7 +252,10 @@ def local_benchmark_path(spec: BenchmarkSpec, root: Path | None) -> Path:
     relative = spec.local_path or (BUILTIN_BENCHMARKS[spec.builtin].local_path if spec.builtin else spec.path)
     path = Path(relative) if Path(relative).is_absolute() or root is None else root / relative
     if not path.is_absolute() and root is None:
-        raise BenchmarkError(f"{spec.name}: no data root for {relative!r}: pass data_root or set ${DATA_ROOT_ENV}")
+        raise BenchmarkError(
+            f"{spec.name}: no data root for {relative!r}: give the folder of local copies with --data-root DIR "
+            f"(curate check) or contamination.data_root, or set ${DATA_ROOT_ENV}"
+        )
     if not path.exists():
         raise BenchmarkError(f"{spec.name}: benchmark file not found: {path}")
     return path
@@ -302,7 +305,16 @@ def load_benchmark(spec: BenchmarkSpec, data_root: Path | None = None) -> pl.Dat
     """All items of one benchmark as a frame with BENCHMARK_SCHEMA."""
     items = []
     if spec.origin == "hub":
-        for row, default_id, item in _hub_rows(spec):
+        try:
+            hub_rows = _hub_rows(spec)
+        except SourceReadError as exc:
+            error = BenchmarkError(
+                f"{spec.name}: {exc}; to read local copies instead, give --data-root DIR (curate check) or "
+                f"contamination.data_root, or set ${DATA_ROOT_ENV}"
+            )
+            error.transient = getattr(exc, "transient", False)  # the flow's task may still retry a network fault
+            raise error from None
+        for row, default_id, item in hub_rows:
             items.append(
                 {**item, "benchmark": spec.name, "row": row, "file": "", "item_id": item["item_id"] or default_id}
             )

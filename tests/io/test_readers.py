@@ -194,7 +194,8 @@ def test_unknown_extension_without_format(tmp_path):
 
 
 def test_transient_errors_are_network_and_5xx_only(monkeypatch):
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # offline means: never retry (next test)
+    for switch in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):  # offline means: never retry (next test)
+        monkeypatch.delenv(switch, raising=False)
 
     class Response:
         def __init__(self, status):
@@ -212,6 +213,9 @@ def test_transient_errors_are_network_and_5xx_only(monkeypatch):
 
 def test_nothingis_transient_when_the_hub_is_offline_by_choice(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not is_transient(ConnectionError("offline"))
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # the datasets library's own switch counts too
     assert not is_transient(ConnectionError("offline"))
 
 

@@ -111,6 +111,7 @@ def test_a_resumed_embedding_computes_only_the_rest_in_the_same_chunks(tmp_path)
 
 def test_transient_failures_are_told_from_config_errors(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     from pipeline.config.run_config import ConfigError
 
     try:
@@ -131,6 +132,7 @@ def test_transient_failures_are_told_from_config_errors(monkeypatch):
 
 def test_flow_tasks_retry_only_transient_failures(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     from prefect.states import Failed
 
     from flows.curate import STAGE_TASKS, transient_only

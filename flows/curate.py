@@ -139,7 +139,25 @@ def _shards_first(config: RunConfig, out_dir: str, stage: str, inputs: dict[str,
     return {"shard_files": [f.result() for f in futures]}
 
 
-@flow(name="curate", log_prints=True)
+def run_name() -> str:
+    """A flow run's name: the config's name and its fingerprint ("demo-3f2a9c1e"), not Prefect's random words."""
+    from prefect.runtime import flow_run
+
+    config = flow_run.parameters.get("config")
+    if isinstance(config, str):  # a deployment's config file
+        return f"{Path(config).stem}-file"
+    if isinstance(config, dict):
+        config = RunConfig.model_validate(config)
+    return f"{config.name}-{config.fingerprint()[:8]}" if isinstance(config, RunConfig) else "curate"
+
+
+def run_tags(config: RunConfig) -> list[str]:
+    """Tags to find a run by in the UI: the config's name, its fingerprint and its sources."""
+    sources = [f"source:{s.name}" for s in config.sources]
+    return ["curate", config.name, f"fingerprint:{config.fingerprint()}", *sources]
+
+
+@flow(name="curate", log_prints=True, flow_run_name=run_name)
 def curate_flow(config: RunConfig | str, out_dir: str | None = None) -> dict:
     """Curate the sources declared in `config` (a config, or a config file's path) into an
     Alpaca dataset under `out_dir` (default: reports/<config name>)."""
@@ -171,8 +189,15 @@ def curate_flow(config: RunConfig | str, out_dir: str | None = None) -> dict:
             table=check_steps.leak_table(Path(out_dir)) or [{"leaks": 0}],
             description="Flagged training rows and the benchmark items they match (highest cosine first)",
         )
-    create_markdown_artifact(key="curate-summary", markdown=Path(report.files["markdown"]).read_text(encoding="utf-8"))
+    create_markdown_artifact(
+        key="curate-summary",
+        markdown=Path(report.files["markdown"]).read_text(encoding="utf-8"),
+        description=f"{config.name}: the run's overview (funnel, sources, leaks), as report.md",
+    )
     create_link_artifact(
-        key="curate-report", link=Path(report.files["html"]).resolve().as_uri(), link_text="report.html"
+        key="curate-report",
+        link=Path(report.files["html"]).resolve().as_uri(),
+        link_text="report.html",
+        description=f"The reviewers' page of this run, on the machine that ran it ({out_dir})",
     )
     return {"run_dir": out_dir, **final.files, "report": report.files["html"], "totals": final.stats["totals"]}

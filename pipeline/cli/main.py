@@ -154,7 +154,9 @@ def _local_only_if_offline(cfg):
 def _run_flow(cfg, out_dir: Path) -> None:
     # Imported here, after quiet_environment(): OpenMP (torch) and Prefect read their settings
     # from the environment when they are first imported.
-    from flows.curate import curate_flow
+    from prefect import tags
+
+    from flows.curate import curate_flow, run_tags
     from flows.runners import task_runner
 
     quiet_prefect_console()  # Prefect's failed-run ERROR lines and tracebacks: the UI only, not the terminal
@@ -163,7 +165,8 @@ def _run_flow(cfg, out_dir: Path) -> None:
     except RuntimeError as exc:  # a runner whose package is not installed
         fail(str(exc), 2)
     try:
-        result = runnable(config=cfg, out_dir=str(out_dir))
+        with tags(*run_tags(cfg)):  # the config's name, fingerprint and sources, to find the run in the UI
+            result = runnable(config=cfg, out_dir=str(out_dir))
     except (IngestError, AccountingError, BenchmarkError) as exc:
         fail(str(exc), 1)
     except OSError as exc:  # a file fault during the run: disk full, a folder that cannot be written

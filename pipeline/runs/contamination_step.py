@@ -179,7 +179,7 @@ def leak_table(run_dir: Path, limit: int = 500) -> list[dict]:
     leaks = pl.read_parquet(path)
     if leaks.is_empty():
         return []
-    columns = ["row_key", "benchmark", "benchmark_id", "category", "rule", "action", "cosine"]
+    columns = ["row_key", "benchmark", "benchmark_id", "category", "rule", "action", "review", "reported", "cosine"]
     return (
         leaks.sort("cosine", descending=True)
         .head(limit)

@@ -30,6 +30,11 @@ def test_flow_run_and_artifacts_recorded_on_server(prefect_server):
     # The flow took one typed config parameter, stored by the server as JSON.
     params = curate_runs[0]["parameters"]
     assert params["config"]["name"] == "demo" and params["out_dir"] == str(out)
+    # A readable name and tags to find it by: the config's name, fingerprint and sources.
+    assert curate_runs[0]["name"].startswith("demo-") and len(curate_runs[0]["name"]) == len("demo-") + 8
+    run_tags = set(curate_runs[0]["tags"])
+    assert {"curate", "demo", "source:arith_word_problems"} <= run_tags
+    assert any(t.startswith("fingerprint:") for t in run_tags)
 
     flow_run = {"flow_runs": {"id": {"any_": [curate_runs[0]["id"]]}}, "limit": 50}
     task_runs = httpx.post(f"{api}/task_runs/filter", json=flow_run, timeout=10).json()
@@ -42,5 +47,7 @@ def test_flow_run_and_artifacts_recorded_on_server(prefect_server):
     assert summary["type"] == "markdown" and "| stage |" in summary["data"]
     leaks = httpx.get(f"{api}/artifacts/curate-leaks/latest", timeout=10).json()
     assert leaks["type"] == "table" and "benchmark_id" in leaks["data"]  # the demo plants leaks
+    assert "review" in leaks["data"] and "cosine" in leaks["data"]
     link = httpx.get(f"{api}/artifacts/curate-report/latest", timeout=10).json()
+    assert all(a["description"] for a in (funnel, summary, leaks, link))  # every artifact says what it is
     assert (out / "report.html").as_uri() in link["data"]  # Prefect stores a link artifact as markdown

@@ -85,6 +85,10 @@ def import_verdicts(
         fail(f"{file}: {exc}", 2)
     except UnicodeDecodeError as exc:
         fail(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8", 2)
+    named = sorted({n.strip() for n in [parsed.reviewer, *(v.reviewer for v in parsed.verdicts)] if n and n.strip()})
+    if reviewer and any(n != reviewer.strip() for n in named):  # never ignore a name the user typed
+        fail(f"{file}: the file names reviewer {', '.join(map(repr, named))}; --reviewer {reviewer!r} would not "
+             "apply: drop --reviewer, or fix the name in the file", 2)
     ledger = _open(state_dir, config, run, create=True)
     try:
         summary = ledger.import_verdicts(parsed, reviewer=reviewer, origin=str(file.resolve()))

@@ -207,6 +207,17 @@ def test_cli_import_status_export(tmp_path):
     assert all(v["reviewer"] == "dee" for v in dumped["verdicts"])
 
 
+def test_cli_refuses_a_reviewer_option_the_file_contradicts(tmp_path):
+    file = tmp_path / "verdicts.json"
+    file.write_text(json.dumps(page_export(verdict(), reviewer="ana")))
+    state = tmp_path / "state"
+    result = runner.invoke(review_app, ["import", str(file), "--state-dir", str(state), "--reviewer", "dee"])
+    assert result.exit_code == 2 and "names reviewer 'ana'" in result.output and "--reviewer 'dee'" in result.output
+    assert not state.exists()  # nothing written
+    same = runner.invoke(review_app, ["import", str(file), "--state-dir", str(state), "--reviewer", "ana"])
+    assert same.exit_code == 0, same.output
+
+
 def test_cli_rejects_a_bad_file_with_exit_2(tmp_path):
     file = tmp_path / "bad.json"
     file.write_text(json.dumps(page_export(verdict(verdict="probably"))))

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 the run failed (an unreadable source, rows that do not 
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 from pathlib import Path
@@ -35,7 +36,7 @@ from pipeline.run_dir import RunDir
 from pipeline.runs.check_input import input_report, train_file_shape
 from pipeline.runs.config_checks import config_problems
 from pipeline.runs.contamination_step import check_config
-from pipeline.runs.manifest import AccountingError
+from pipeline.runs.manifest import AccountingError, leak_summary
 from pipeline.runs.pinned_config import unpinned_warnings, with_lock
 from pipeline.stages.ingest import IngestError
 
@@ -180,6 +181,9 @@ def _run_flow(cfg, out_dir: Path) -> None:
         f"read {totals['read']}, exported {totals['exported']}, removed {totals['removed']}, "
         f"quarantined {totals['quarantined']}"
     )
+    leak_line = leak_summary(json.loads(Path(result["manifest"]).read_text(encoding="utf-8")))
+    if leak_line:
+        typer.echo(leak_line)  # next to "removed": a check that flags pairs but removes none says so
     typer.echo(f"dataset:    {result['dataset']}")
     typer.echo(f"manifest:   {result['manifest']}")
     typer.echo(f"quarantine: {result['quarantine']}")

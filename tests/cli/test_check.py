@@ -93,6 +93,14 @@ def test_outputs_matrix_and_flagged_items(check_run):
     flagged = json.loads((folder / "flagged_items.json").read_text())
     assert list(flagged) == ["gsm8k"] and len(flagged["gsm8k"]) == 1
     assert "leaks:" in check_run["stdout"] and (check_run["out"] / "report.html").exists()
+    # The summary's leak line counts what the stage counted: here one pair, on one row, which is removed.
+    manifest = json.loads((check_run["out"] / "manifest.json").read_text())
+    stage = next(s for s in manifest["stages"] if s["stage"] == "contamination")["details"]
+    line = next(x for x in check_run["stdout"].splitlines() if x.startswith("leak check:"))
+    assert line.startswith(
+        f"leak check: {stage['leak_pairs']} pairs flagged on {sum(stage['rows_by_category'].values())} rows"
+    )
+    assert line.endswith(f"; {stage['removed_rows']} rows removed")
 
 
 def test_unknown_benchmark_is_one_line_exit_2(check_run):
@@ -175,8 +183,13 @@ def test_a_sharegpt_file_is_detected_mapped_and_checked(tmp_path):
     )
     chats = [
         {"id": "leak", "conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": "#### 72"}]},
-        {"id": "fine", "conversations": [{"from": "human", "value": "Write a haiku about rain."},
-                                         {"from": "gpt", "value": "Soft rain on the roof."}]},
+        {
+            "id": "fine",
+            "conversations": [
+                {"from": "human", "value": "Write a haiku about rain."},
+                {"from": "gpt", "value": "Soft rain on the roof."},
+            ],
+        },
         {"id": "bad", "conversations": [{"from": "gpt", "value": "an answer with no question"}]},
     ]
     train = tmp_path / "chats.jsonl"

@@ -35,7 +35,7 @@ import polars as pl
 from pydantic import BaseModel, Field
 
 from pipeline.config.run_config import LeakCategory, RunConfig, config_of_past_run
-from pipeline.contamination.check import ID_COLUMNS
+from pipeline.contamination.check import ID_COLUMNS, leak_matrix
 from pipeline.contamination.verdicts import STATUSES, apply_actions, apply_verdicts
 from pipeline.review.highlight import ItemSide, MarkLegend, TrainSide, item_side, pair_marks, train_side
 from pipeline.review.ledger import ReviewLedger
@@ -333,12 +333,15 @@ def funnel_rows(manifest: dict) -> tuple[list[StageRow], list[str], list[FunnelR
 
 
 def leak_matrix_rows(pairs: pl.DataFrame, leak_categories: list[str]) -> list[MatrixRow]:
-    leaks = pairs.filter(pl.col("category").is_in(leak_categories))
-    rows = []
-    for (source, benchmark), group in leaks.group_by(["source", "benchmark"], maintain_order=True):
-        counts = dict(group.group_by("category").len().iter_rows())
-        row = [counts.get(c, 0) for c in leak_categories]
-        rows.append(MatrixRow(source=source, benchmark=benchmark, counts=row, total=sum(row)))
+    """Training rows per source, benchmark and category, as `contamination/matrix.csv` counts them
+    (`leak_matrix`: a row counts once per category it has a pair in; total = rows with any)."""
+    matrix = leak_matrix(pairs.filter(pl.col("category").is_in(leak_categories)))
+    rows = [
+        MatrixRow(
+            source=r["source"], benchmark=r["benchmark"], counts=[r[c] for c in leak_categories], total=r["rows"]
+        )
+        for r in matrix.iter_rows(named=True)
+    ]
     return sorted(rows, key=lambda r: (-r.total, r.source, r.benchmark))
 
 

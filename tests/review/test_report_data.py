@@ -76,6 +76,17 @@ def test_histogram_sensitivity_and_matrix_come_from_the_stored_scores(run):
         ("science", "arc_challenge"): [0, 1, 0],
         ("science", "mmlu"): [1, 0, 0],
     }
+    # The page counts what contamination/matrix.csv counts: training rows, not pairs.
+    from pipeline.contamination.check import leak_matrix
+    from pipeline.run_dir import RunDir
+
+    csv = leak_matrix(pl.read_parquet(RunDir(run).leaks))
+    assert {
+        (r["source"], r["benchmark"]): [r[c] for c in data.leak_categories] for r in csv.iter_rows(named=True)
+    } == (matrix)
+    assert {(r.source, r.benchmark): r.total for r in data.matrix} == {
+        (r["source"], r["benchmark"]): r["rows"] for r in csv.iter_rows(named=True)
+    }
 
 
 def test_funnel_provenance_dedup_and_calibration(run):

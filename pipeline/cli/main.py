@@ -102,6 +102,7 @@ def run(
     require_folder("--state-dir", state_dir)
     try:
         cfg = load_config(config, source_set)
+        declared = {s.name for s in cfg.sources}
         execution = {
             k: v for k, v in {"runner": runner, "address": address, "workers": workers}.items() if v is not None
         }
@@ -132,7 +133,7 @@ def run(
         if read_from is not None and out_dir.is_relative_to(read_from):
             fail(f"--out {out_dir} is inside {read_from}, which source {source.name!r} reads with a wildcard: "
                  "choose a folder outside it", 2)
-    skipped = sorted({s.name for s in load_config(config, source_set).sources} - selected)
+    skipped = sorted(declared - selected)
     if skipped:
         typer.echo(f"not selected, skipped: {', '.join(skipped)}")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from typer.exceptions import Abort, TyperException
 
-from pipeline.cli import lock, review, serve, train
+from pipeline.cli import compare, lock, review, serve, train
 from pipeline.cli.common import (
     DEBUG_HINT,
     debug_enabled,
@@ -260,6 +260,7 @@ def validate_config(
 
 app.command()(serve.serve)
 app.command()(lock.lock)
+app.command()(compare.compare)
 train.register(app)
 app.add_typer(review.review_app, name="review")
 

@@ -326,6 +326,11 @@ class LeakRules(Strict):
     numbers_kept_share: float = Field(0.5, ge=0.0, le=1.0)
     # A bare option letter is an answer only when the prompt shows the gold option's text.
     letter_needs_options: bool = True
+    # A prompt that is not English (pipeline/contamination/cross_lingual.py) is a translation of an
+    # item when the multilingual model's cosine reaches this (and the answer is not shown to differ).
+    translation_cosine: float = Field(0.75, ge=-1.0, le=1.0)
+    # One detail changed: the question changed in one place, with at least this many words kept.
+    one_detail_kept_words: int = Field(5, ge=0)
 
 
 class JudgeConfig(Strict):

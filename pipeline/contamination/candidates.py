@@ -16,7 +16,10 @@ candidates whatever their cosine:
 - `ngram13`: lm-evaluation-harness's decontamination rule (GPT-3 paper, Brown et al.
   2020, appendix C): a word 13-gram of the item (stem with options) occurs in the
   training text;
-- `ngram8`: the same with 8-grams over the stem alone, for short items.
+- `ngram8`: the same with 8-grams over the stem alone, for short items;
+- `ngram5`: 5-grams over short stems (at most `SHORT_STEM_WORDS` words: TruthfulQA-style
+  knowledge questions), when at least half of the stem's 5-grams are in the training text: a
+  short question with one word swapped keeps no 8-gram and often scores low in cosine.
 
 Passage-based items (MMLU's history subjects: a long excerpt, then the question on the
 last line) embed as their passage, and the model truncates them before the question; a
@@ -42,8 +45,10 @@ import numpy as np
 import polars as pl
 
 from pipeline.config.run_config import ContaminationConfig
+from pipeline.contamination.cross_lingual import MULTILINGUAL_FLOOR
 from pipeline.embed.pair_search import range_pairs
 from pipeline.text.overlap import LM_EVAL_NGRAM, SHORT_NGRAM, NgramIndex, normalize_for_match
+from pipeline.text.word_diff import FUNCTION_WORDS
 
 CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "train_index": pl.Int64(),
@@ -52,10 +57,30 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "cosine_full": pl.Float64(),
     "cosine_tail": pl.Float64(),  # null where the item has no question tail (or none was embedded)
     "cosine": pl.Float64(),  # the largest of the three
-    "found_by": pl.String(),  # comma-joined channels: embedding, exact, ngram13, ngram8
+    # the multilingual model's cosine (contamination.cross_lingual), null where it did not embed the row
+    "cosine_multilingual": pl.Float64(),
+    "found_by": pl.String(),  # comma-joined channels: embedding, exact, ngram13, ngram8, ngram5, multilingual
 }
-CHANNELS = ("embedding", "exact", "ngram13", "ngram8")
+CHANNELS = ("embedding", "exact", "ngram13", "ngram8", "ngram5", "multilingual")
 PASSAGE_WORDS = 100  # a stem this long on several lines is a passage with its question last
+TEMPLATE_NGRAM = 5
+SHORT_STEM_WORDS = 15  # stems this short also get the 5-gram channel
+TEMPLATE_SHARE = 0.5  # ... when at least this share of their 5-grams is found
+
+
+# Words a multiple-choice stem can consist of and still ask nothing of its own ("Which of the
+# following statements is correct?"): such a stem names no item, its options do.
+BOILERPLATE_WORDS = frozenset(
+    """statement statements true false correct incorrect accurate inaccurate right wrong valid invalid best
+    describes describe following not none above below except most least likely option options answer choice
+    choices""".split()
+)
+
+
+def is_boilerplate_stem(stem: str) -> bool:
+    """A stem of function words and BOILERPLATE_WORDS only (shared MC boilerplate)."""
+    words = normalize_for_match(stem).split()
+    return bool(words) and all(w in FUNCTION_WORDS or w in BOILERPLATE_WORDS for w in words)
 
 
 def question_tail(stem: str) -> str:
@@ -83,10 +108,15 @@ def _embedding_pairs(train_vectors, bench_vectors, floor: float) -> set[tuple[in
 
 def _exact_pairs(train_texts: list[str], benchmarks: pl.DataFrame) -> set[tuple[int, int]]:
     by_text: dict[str, list[int]] = defaultdict(list)
-    for column in ("question", "question_with_choices"):
-        for index, text in enumerate(benchmarks[column].to_list()):
-            if key := normalize_for_match(text):
-                by_text[key].append(index)
+    questions = benchmarks["question"].to_list()
+    has_options = [q != f for q, f in zip(questions, benchmarks["question_with_choices"].to_list())]
+    for index, question in enumerate(questions):
+        key = normalize_for_match(question)
+        if key and not (has_options[index] and is_boilerplate_stem(question)):  # such a stem names no item
+            by_text[key].append(index)
+    for index, text in enumerate(benchmarks["question_with_choices"].to_list()):
+        if (key := normalize_for_match(text)) and index not in by_text.get(key, ()):
+            by_text[key].append(index)
     found = set()
     for t, text in enumerate(train_texts):
         for b in by_text.get(normalize_for_match(text), ()):
@@ -147,12 +177,15 @@ def find_leak_candidates(
     bench_vectors_full: np.ndarray,
     config: ContaminationConfig,
     bench_vectors_tail: np.ndarray | None = None,
+    multilingual: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> pl.DataFrame:
     """Every candidate pair, with its cosines and the channels that found it (CANDIDATE_SCHEMA).
 
     `train_texts` are the training rows' prompts (instruction + input, as embedded),
     row-aligned with `train_vectors`; the benchmark vector sets are row-aligned with
-    `benchmarks` (stem, stem with options, and optionally `tail_vectors`).
+    `benchmarks` (stem, stem with options, and optionally `tail_vectors`). `multilingual`
+    (contamination.cross_lingual) is (training vectors, zero rows where a prompt was not embedded;
+    stem vectors; stem-with-options vectors) from the multilingual model.
     """
     n_train, n_bench = len(train_texts), benchmarks.height
     if len(train_vectors) != n_train:
@@ -180,6 +213,10 @@ def find_leak_candidates(
         found[pair].add("ngram13")
     for pair in _top_k(ngram8, names, config.top_k):
         found[pair].add("ngram8")
+    short = [q if len(q.split()) <= SHORT_STEM_WORDS else "" for q in benchmarks["question"].to_list()]
+    ngram5 = {p: v for p, v in _ngram_hits(train_texts, short, TEMPLATE_NGRAM).items() if v >= TEMPLATE_SHARE}
+    for pair in _top_k(ngram5, names, config.top_k):
+        found[pair].add("ngram5")
 
     pairs = sorted(by_embedding)
     left = np.array([t for t, _ in pairs], dtype=np.int64)
@@ -191,12 +228,33 @@ def find_leak_candidates(
     for pair in above | _top_k(band, names, config.top_k):
         found[pair].add("embedding")
 
+    if multilingual is not None:
+        ml_train, ml_stem, ml_full = multilingual
+        embedded = np.flatnonzero(np.abs(np.asarray(ml_train)).sum(axis=1) > 0)
+        scores: dict[tuple[int, int], float] = {}
+        if embedded.size:
+            for bench_ml in (ml_stem, ml_full):
+                found_ml = np.asarray(ml_train)[embedded]
+                pairs = range_pairs(found_ml, bench_ml, threshold=MULTILINGUAL_FLOOR, backend="torch")
+                for t, b, c in zip(embedded[pairs.left].tolist(), pairs.right.tolist(), pairs.cosine.tolist()):
+                    scores[(t, b)] = max(c, scores.get((t, b), -1.0))
+        for pair in _top_k(scores, names, config.top_k):
+            found[pair].add("multilingual")
+
     ordered = sorted(found)
     left = np.array([t for t, _ in ordered], dtype=np.int64)
     right = np.array([b for _, b in ordered], dtype=np.int64)
     cos_stem, cos_full, cos_tail, best = _best_cosine(
         train_vectors, bench_vectors_stem, bench_vectors_full, bench_vectors_tail, left, right
     )
+    cos_ml = np.full(left.shape, np.nan)
+    if multilingual is not None and left.size:
+        ml_train, ml_stem, ml_full = multilingual
+        has = np.abs(np.asarray(ml_train)[left]).sum(axis=1) > 0
+        cos_ml[has] = np.maximum(
+            pair_cosines(ml_train, ml_stem, left[has], right[has]),
+            pair_cosines(ml_train, ml_full, left[has], right[has]),
+        )
     return pl.DataFrame(
         {
             "train_index": left,
@@ -205,7 +263,8 @@ def find_leak_candidates(
             "cosine_full": cos_full,
             "cosine_tail": cos_tail,
             "cosine": best,
+            "cosine_multilingual": cos_ml,
             "found_by": [",".join(c for c in CHANNELS if c in found[p]) for p in ordered],
         },
         schema=CANDIDATE_SCHEMA,
-    ).with_columns(pl.col("cosine_tail").fill_nan(None))
+    ).with_columns(pl.col("cosine_tail").fill_nan(None), pl.col("cosine_multilingual").fill_nan(None))

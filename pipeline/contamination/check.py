@@ -65,11 +65,20 @@ def score_pairs(
     bench_vectors_full: np.ndarray,
     config: ContaminationConfig,
     bench_vectors_tail: np.ndarray | None = None,
+    multilingual: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> pl.DataFrame:
-    """Candidates with their evidence and the ids of both sides; no decision yet."""
+    """Candidates with their evidence and the ids of both sides; no decision yet. `multilingual`:
+    the cross-lingual channel's vectors (see `candidates.find_leak_candidates`)."""
     texts = [embedding_text(i, n or "") for i, n in zip(train["instruction"].to_list(), train["input"].to_list())]
     candidates = find_leak_candidates(
-        texts, train_vectors, benchmarks, bench_vectors_stem, bench_vectors_full, config, bench_vectors_tail
+        texts,
+        train_vectors,
+        benchmarks,
+        bench_vectors_stem,
+        bench_vectors_full,
+        config,
+        bench_vectors_tail,
+        multilingual,
     )
     evidence = leak_evidence(candidates, train, benchmarks)
     t, b = evidence["train_index"], evidence["bench_index"]
@@ -157,9 +166,37 @@ def decide_leaks(
         "rows_by_category": {c: int((reported["category"] == c).sum()) for c in CATEGORY_ORDER if c != CLEAN},
         "rows_by_rule": dict(sorted(reported.group_by("rule").len().iter_rows())),
         "removed_rows": dropped.height,
+        **source_flag_rates(train, reported),
     }
     kept = as_records(train.filter(~is_removed))
     return StageResult(STAGE, kept=kept, dropped=dropped, evidence=evidence, stats=stats).check(train)
+
+
+SUSPECT_RATE_RATIO = 5  # a source flagged this many times more often than the others ...
+SUSPECT_MIN_RATE = 0.05  # ... and at least this often is called out as a likely template false positive
+
+
+def source_flag_rates(train: pl.DataFrame, reported: pl.DataFrame) -> dict:
+    """Per source, its rows, flagged rows and their share; and the sources flagged far above the rest:
+    decontamination tools learned that one source whose template or boilerplate resembles a benchmark
+    can be flagged wholesale, and a reviewer should look at its flags first."""
+    rows = dict(train.group_by("source").len().iter_rows()) if train.height else {}
+    flagged = dict(reported.group_by("source").len().iter_rows()) if reported.height else {}
+    rates = {
+        source: {"rows": n, "flagged": flagged.get(source, 0), "rate": round(flagged.get(source, 0) / n, 4)}
+        for source, n in sorted(rows.items())
+    }
+    suspects = []
+    for source, figures in rates.items():
+        others_rows = sum(r["rows"] for s, r in rates.items() if s != source)
+        others_rate = sum(r["flagged"] for s, r in rates.items() if s != source) / others_rows if others_rows else None
+        if (
+            others_rate is not None
+            and figures["rate"] >= SUSPECT_MIN_RATE
+            and figures["rate"] >= SUSPECT_RATE_RATIO * max(others_rate, 1e-9)
+        ):
+            suspects.append(source)
+    return {"flag_rate_by_source": rates, "suspect_sources": suspects}
 
 
 def restrict_scores(scored: pl.DataFrame, train: pl.DataFrame) -> pl.DataFrame:
@@ -185,6 +222,7 @@ def contamination_check(
     verdicts: pl.DataFrame | None = None,
     *,
     bench_vectors_tail: np.ndarray | None = None,
+    multilingual: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> StageResult:
     """Score every candidate pair, then decide (see the module docstring).
 
@@ -198,7 +236,14 @@ def contamination_check(
     if not config.enabled:
         return StageResult(STAGE, kept=as_records(train), stats={"enabled": False}).check(train)
     scored = score_pairs(
-        train, train_vectors, benchmarks, bench_vectors_stem, bench_vectors_full, config, bench_vectors_tail
+        train,
+        train_vectors,
+        benchmarks,
+        bench_vectors_stem,
+        bench_vectors_full,
+        config,
+        bench_vectors_tail,
+        multilingual,
     )
     return decide_leaks(train, scored, config, verdicts, searched_at=config.searched_at())
 

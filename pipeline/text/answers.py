@@ -20,6 +20,7 @@ answer is "unknown", never "different".
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
@@ -130,6 +131,10 @@ def split_option_label(text: str) -> tuple[str, str]:
     return label, (m.group(3) or "").strip()
 
 
+def _as_written(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split()).rstrip(".")
+
+
 def match_choice(text: str, choices: list[str]) -> int | None:
     """Index of the option the text states: equal, opening the text, or the only one inside it.
 
@@ -137,6 +142,9 @@ def match_choice(text: str, choices: list[str]) -> int | None:
     punctuation would make "-0.21", "0.21" and "021" one string.
     """
     rest = split_option_label(text)[1] or text
+    verbatim = [i for i, c in enumerate(choices) if _as_written(c) and _as_written(c) == _as_written(rest)]
+    if len(verbatim) == 1:  # "Nd ⊃ (Bj ∨ Sl)": symbols that normalising deletes may be all that differs
+        return verbatim[0]
     said, said_number = normalize_for_match(rest), parse_number(rest)
     numbers = [parse_number(c) for c in choices]
     equal = [
@@ -198,6 +206,47 @@ def extract_answer(output: str, choices: list[str] = (), labels: list[str] = ())
     return NO_ANSWER
 
 
+_OPTION_MARK = re.compile(r"(?:(?<=\s)|^)(?:\(([A-Za-z]|\d{1,2})\)|([A-Za-z]|\d{1,2})[.):])[ \t]+")
+
+
+def _label_rank(label: str) -> tuple[str, int] | None:
+    """("upper"/"lower"/"digit", position): A, a, 1 are each the first of their series."""
+    if label.isdigit():
+        return "digit", int(label) - 1
+    if len(label) == 1 and label.isascii() and label.isalpha():
+        return ("upper" if label.isupper() else "lower"), ord(label.casefold()) - ord("a")
+    return None
+
+
+def prompt_options(prompt: str) -> dict[str, str]:
+    """The options a prompt shows, label -> text: "A. x" / "(A) x" / "a) x" / "1) x" lines, or
+    the same on one line. The last run of consecutive labels from the first of a series (A, a
+    or 1) wins, so a stray "I." in the stem is not an option. Labels are returned upper-case."""
+    marks = [(m.start(), m.end(), m.group(1) or m.group(2)) for m in _OPTION_MARK.finditer(prompt)]
+    best: list[tuple[int, int, str]] = []
+    run: list[tuple[int, int, str]] = []
+    for mark in marks:
+        rank = _label_rank(mark[2])
+        if rank is None:
+            continue
+        previous = _label_rank(run[-1][2]) if run else None
+        if previous is not None and rank[0] == previous[0] and rank[1] == previous[1] + 1:
+            run.append(mark)
+        elif rank[1] == 0:
+            run = [mark]
+        else:
+            continue
+        if len(run) >= 2:
+            best = list(run)
+    out = {}
+    for k, (_, end, label) in enumerate(best):
+        stop = best[k + 1][0] if k + 1 < len(best) else len(prompt)
+        text = prompt[end:stop]
+        text = text.split("\n")[0] if k + 1 == len(best) else text  # the last option ends its line
+        out[label.upper()] = text.strip()
+    return out
+
+
 def _gold_index(gold_answer: str, gold_label: str, choices: list[str], labels: list[str]) -> int | None:
     folded = [lab.casefold() for lab in labels]
     if gold_label and gold_label.casefold() in folded:
@@ -229,12 +278,35 @@ def _text_contains_gold(output: str, gold_answer: str) -> bool:
     return parse_number(gold_answer) is None and len(gold_latex) >= 4 and gold_latex in normalize_latex(output)
 
 
+def _through_prompt_options(
+    found: ExtractedAnswer, output: str, choices: list[str], shown: dict[str, str]
+) -> ExtractedAnswer:
+    """An option letter read through the prompt's own options: "D" where the prompt's D is the
+    benchmark's gold text is the gold option, whatever letter the benchmark gives it."""
+    label = found.value if found.kind == "letter" else split_option_label(output.strip())[0]
+    text = shown.get(label.upper()) if label else None
+    if not text or not choices or (index := match_choice(text, choices)) is None:
+        return found
+    return ExtractedAnswer(choices[index], "choice_text", "letter_via_prompt_options", index)
+
+
 def answer_agreement(
-    output: str, gold_answer: str, gold_label: str = "", choices: list[str] = (), labels: list[str] = ()
+    output: str,
+    gold_answer: str,
+    gold_label: str = "",
+    choices: list[str] = (),
+    labels: list[str] = (),
+    prompt: str = "",
 ) -> AnswerMatch:
-    """Does the training output give the benchmark's gold answer? same / different / unknown."""
+    """Does the training output give the benchmark's gold answer? same / different / unknown.
+
+    Options are compared by text: a letter is read through the options the training `prompt`
+    shows (shuffled, re-lettered) before it is compared with the benchmark's gold letter.
+    """
     choices, labels = list(choices), list(labels)
     found = extract_answer(output, choices, labels)
+    if found.kind == "letter" and prompt and (shown := prompt_options(prompt)):
+        found = _through_prompt_options(found, output, choices, shown)
 
     def verdict(agrees: bool) -> AnswerMatch:
         return AnswerMatch("same" if agrees else "different", found)

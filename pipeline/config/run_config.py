@@ -359,6 +359,10 @@ class ContaminationConfig(Strict):
     candidate_cosine: float = Field(0.6, gt=0.0, le=1.0)  # how far below it candidates are gathered
     top_k: int = Field(5, gt=0)  # embedding candidates kept per training row and benchmark
     rules: LeakRules = Field(default_factory=LeakRules)
+    # The cross-lingual channel (contamination.cross_lingual): training prompts that do not read as
+    # English are matched against the benchmarks with a multilingual model as well. It embeds the
+    # benchmarks with it only when the run has such a prompt.
+    cross_lingual: bool = True
     judge: JudgeConfig | None = None  # optional; off unless configured
     actions: dict[LeakCategory, CategoryAction] = Field(default_factory=_default_actions)
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import polars as pl
 
 from pipeline.text.overlap import match_words
 from pipeline.text.word_diff import FUNCTION_WORDS
@@ -65,9 +66,20 @@ class MultilingualEmbedder:
         return np.ascontiguousarray(vectors / np.where(norms > 0, norms, 1.0))
 
 
-def available() -> bool:
-    try:
-        importlib.metadata.version(PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+Encode = Callable[[list[str]], np.ndarray]
+
+
+def multilingual_vectors(
+    texts: Sequence[str], benchmarks: pl.DataFrame, make_encode: Callable[[], Encode]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The channel's vectors for `find_leak_candidates`: (training prompts, zero where a prompt reads
+    as English; benchmark stems; stems with options), or None when every prompt reads as English.
+    `make_encode` is called only then, so an English-only run never loads the model or embeds the
+    benchmarks with it."""
+    rows = [i for i, text in enumerate(texts) if needs_multilingual(text)]
+    if not rows:
+        return None
+    encode = make_encode()
+    train = np.zeros((len(texts), MultilingualEmbedder.dim), dtype=np.float32)
+    train[rows] = encode([texts[i] for i in rows])
+    return train, encode(benchmarks["question"].to_list()), encode(benchmarks["question_with_choices"].to_list())

@@ -36,6 +36,7 @@ from pipeline.contamination.check import (
     score_pairs,
 )
 from pipeline.contamination.classifier import classify_leaks
+from pipeline.contamination.cross_lingual import MultilingualEmbedder, multilingual_vectors
 from pipeline.contamination.judge import judge_pairs
 from pipeline.contamination.split_provenance import split_provenance
 from pipeline.embed.embedder import embedding_cache, embedding_text, load_vectors
@@ -76,13 +77,23 @@ def leak_scores(config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutput
         stems = cache.encode(benchmarks["question"].to_list(), progress=advance)
         full = cache.encode(benchmarks["question_with_choices"].to_list(), progress=advance)
     tails = tail_vectors(benchmarks, cache.encode, stems.shape[1])  # question lines of passage-based items
-    scored = score_pairs(records, vectors, benchmarks, stems, full, config.contamination, tails)
+    multilingual = None
+    if config.contamination.cross_lingual:  # prompts that do not read as English, with a multilingual model
+
+        def multilingual_encode():
+            return embedding_cache(config.embedding, config.state_path(), MultilingualEmbedder()).encode
+
+        texts = [embedding_text(i, n) for i, n in zip(records["instruction"].to_list(), records["input"].to_list())]
+        multilingual = multilingual_vectors(texts, benchmarks, multilingual_encode)
+    scored = score_pairs(records, vectors, benchmarks, stems, full, config.contamination, tails, multilingual)
+    cross_lingual_rows = int(np.count_nonzero(np.abs(multilingual[0]).sum(axis=1))) if multilingual else 0
     stats = {
         "rows": records.height,
         "candidate_pairs": scored.height,
         "searched_at": config.contamination.searched_at(),
         "benchmarks": {name: int(n) for name, n in benchmarks.group_by("benchmark").len().iter_rows()},
         "benchmark_embeddings": cache.describe(),
+        "cross_lingual_rows": cross_lingual_rows,  # prompts also matched with the multilingual model
         "run": {"benchmark_embeddings": cache.counts()},
     }
     return finish_step(run_dir, "leak_scores", {"scores": write_parquet(run_dir.leak_scores, scored)}, stats)

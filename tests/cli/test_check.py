@@ -202,3 +202,40 @@ def test_a_sharegpt_file_is_detected_mapped_and_checked(tmp_path):
     assert "warning:" not in result.stderr  # 1 of 3 quarantined: not most
     leaks = [json.loads(line) for line in (out / "contamination" / "leaks.jsonl").read_text().splitlines()]
     assert {leak["train_id"] for leak in leaks} == {"leak"}
+
+
+def test_a_translated_item_is_found_by_the_cross_lingual_channel(tmp_path):
+    """all-MiniLM-L6-v2 is English-only; a prompt that does not read as English is also matched with
+    the multilingual model, and a translation of an item is a gray-area leak (rule `translation`)."""
+    bench = tmp_path / "gsm8k_tiny.jsonl"  # hand-made rows in GSM8K's test-file format
+    items = [
+        (
+            "A new program had 60 downloads in the first month. The number of downloads in the second month "
+            "was three times as many as in the first month, but then reduced by 30% in the third month. "
+            "How many downloads did the program have in total over the three months?",
+            "60 * 3 = 180; 180 * 0.7 = 126; 60 + 180 + 126 = 366\n#### 366",
+        ),
+        ("A robe takes 2 bolts of blue fiber and half that much white fiber. How many bolts in total?", "#### 3"),
+    ]
+    bench.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in items))
+    french = (
+        "Un nouveau programme a eu 60 téléchargements le premier mois. Le nombre de téléchargements du deuxième "
+        "mois était trois fois plus élevé que celui du premier mois, puis a diminué de 30 % le troisième mois. "
+        "Combien de téléchargements le programme a-t-il eus au total sur les trois mois ?"
+    )
+    rows = [
+        {"id": "leak-french", "instruction": french, "input": "", "output": "366"},
+        {"id": "clean-spanish", "instruction": "¿Cuál es tu receta favorita de sopa de verduras?", "output": "Sopa."},
+        {"id": "clean-poem", "instruction": "Write a haiku about autumn leaves.", "output": "Red leaves drift."},
+    ]
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"input": "", **r}, ensure_ascii=False) + "\n" for r in rows))
+    out = tmp_path / "out"
+    args = ["check", "--train", str(train), "-b", f"gsm8k={bench}", "--out", str(out)]
+    result = run_cli([*args, "--state-dir", str(tmp_path / "state"), "--quiet"], offline_env(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    leaks = [json.loads(line) for line in (out / "contamination" / "leaks.jsonl").read_text().splitlines()]
+    assert [(x["train_id"], x["category"], x["rule"]) for x in leaks] == [("leak-french", "gray-area", "translation")]
+    assert "multilingual" in leaks[0]["found_by"] and leaks[0]["cosine_multilingual"] >= 0.75
+    scores = json.loads((out / "stages" / "leak_scores" / "stats.json").read_text())
+    assert scores["cross_lingual_rows"] == 2  # the French and the Spanish prompt; the poem reads as English

@@ -11,7 +11,7 @@ from leak_cases import CAPITAL, bench_frame, records, unit
 
 from pipeline.config.run_config import ContaminationConfig
 from pipeline.contamination.check import contamination_check
-from pipeline.contamination.cross_lingual import english_share, needs_multilingual
+from pipeline.contamination.cross_lingual import english_share, multilingual_vectors, needs_multilingual
 
 FRENCH = "Quelle ville est la capitale de l'Australie ?"
 GERMAN = "Welche Stadt ist die Hauptstadt von Australien?"
@@ -33,13 +33,8 @@ def test_a_translation_is_found_and_graded_with_the_multilingual_model():
     # The English model's vectors, made orthogonal to the item: only the multilingual channel can find the pair.
     english = np.stack([unit(1, 0, 0), unit(0, 1, 0)])
     item = np.stack([unit(0, 0, 1)])
-    ml_train = np.zeros((2, model.dim), dtype=np.float32)
-    ml_train[0] = model.encode([FRENCH])[0]  # the poem is English: not embedded
-    multilingual = (
-        ml_train,
-        model.encode(bench["question"].to_list()),
-        model.encode(bench["question_with_choices"].to_list()),
-    )
+    multilingual = multilingual_vectors([FRENCH, "Write a two-line poem about the sea."], bench, lambda: model.encode)
+    assert not multilingual[0][1].any()  # the poem reads as English: not embedded with the multilingual model
     result = contamination_check(
         train, english, bench, item, item, ContaminationConfig(enabled=True), multilingual=multilingual
     )
@@ -48,3 +43,13 @@ def test_a_translation_is_found_and_graded_with_the_multilingual_model():
     assert "multilingual" in french["found_by"] and french["cosine_multilingual"] >= 0.75
     assert (french["category"], french["rule"]) == ("gray-area", "translation")
     assert pairs.filter(pl.col("train_id") == "poem").is_empty()
+
+
+def test_an_english_only_run_never_loads_the_multilingual_model():
+    bench = bench_frame([("mmlu", CAPITAL)])
+
+    def make_encode():
+        raise AssertionError("the multilingual model was loaded for English prompts")
+
+    texts = ["Which city is the capital of Australia?", "Write a two-line poem about the sea."]
+    assert multilingual_vectors(texts, bench, make_encode) is None

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from typer.exceptions import Abort, TyperException
 
-from pipeline.cli import compare, lock, review, serve, train
+from pipeline.cli import compare, lock, review, self_teach, serve, train
 from pipeline.cli.common import (
     DEBUG_HINT,
     debug_enabled,
@@ -262,6 +262,7 @@ app.command()(serve.serve)
 app.command()(lock.lock)
 app.command()(compare.compare)
 train.register(app)
+app.command("self-teach")(self_teach.self_teach)
 app.add_typer(review.review_app, name="review")
 
 

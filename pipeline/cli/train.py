@@ -71,10 +71,17 @@ def finetune(
         None, "--config", "-c", help="Fine-tune config (TOML/YAML); default: the Platypus recipe."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; warnings and errors only."),
+    neftune_alpha: float | None = typer.Option(
+        None, "--neftune-alpha", help="NEFTune embedding noise alpha (e.g. 5 or 10); overrides train.neftune_alpha."
+    ),
 ) -> None:
     """Fine-tune BASE with LoRA on a curated dataset (Platypus recipe); write the adapter and its lineage."""
     require_folder("--out", out)
     cfg = _config(config)
+    if neftune_alpha is not None:
+        if neftune_alpha <= 0:
+            fail(f"--neftune-alpha {neftune_alpha}: give a positive number (or leave it out for no noise)", 2)
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"neftune_alpha": neftune_alpha})})
     _environment(quiet)
 
     try:

@@ -110,6 +110,9 @@ class TrainSettings(Strict):
     gradient_checkpointing: bool = False
     logging_steps: int = Field(1, gt=0)
     eval_sample: int = Field(32, ge=0)  # training rows scored before and after training (loss_before/after)
+    # NEFTune (Jain et al. 2023): uniform noise of scale alpha / sqrt(length x hidden) on the input embeddings
+    # while training (transformers' `neftune_noise_alpha`); None: off, as in the Platypus recipe. Memphis-CoT: 10.
+    neftune_alpha: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _divides(self) -> TrainSettings:

@@ -80,6 +80,18 @@ class TokenizeStats:
         }
 
 
+def tokens_with_prompt_mask(tokenizer, prompt: str, completion: str) -> tuple[list[int], list[bool]]:
+    """The token ids of prompt + completion and, per token, whether it belongs to the prompt (by
+    character offsets on a fast tokenizer, else by the prompt's own token count)."""
+    full = prompt + completion
+    if getattr(tokenizer, "is_fast", False):
+        encoded = tokenizer(full, add_special_tokens=True, return_offsets_mapping=True)
+        return list(encoded["input_ids"]), [start < len(prompt) for start, _ in encoded["offset_mapping"]]
+    ids = list(tokenizer(full, add_special_tokens=True)["input_ids"])
+    n_prompt = len(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+    return ids, [i < n_prompt for i in range(len(ids))]
+
+
 def tokenize_example(
     tokenizer,
     instruction: str,
@@ -91,16 +103,7 @@ def tokenize_example(
     add_eos: bool = True,
 ) -> tuple[TokenizedExample, bool]:
     """(example, truncated). Special tokens the tokenizer adds (BOS) count as prompt."""
-    prompt = format_prompt(instruction, input)
-    full = prompt + output
-    if getattr(tokenizer, "is_fast", False):
-        encoded = tokenizer(full, add_special_tokens=True, return_offsets_mapping=True)
-        ids = list(encoded["input_ids"])
-        in_prompt = [start < len(prompt) for start, _ in encoded["offset_mapping"]]
-    else:
-        ids = list(tokenizer(full, add_special_tokens=True)["input_ids"])
-        n_prompt = len(tokenizer(prompt, add_special_tokens=True)["input_ids"])
-        in_prompt = [i < n_prompt for i in range(len(ids))]
+    ids, in_prompt = tokens_with_prompt_mask(tokenizer, format_prompt(instruction, input), output)
     eos = tokenizer.eos_token_id
     if add_eos and eos is not None and (not ids or ids[-1] != eos):
         ids.append(eos)

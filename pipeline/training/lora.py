@@ -5,7 +5,8 @@ the MLP projections, the Alpaca template, loss on the response only, cosine sche
 with warm-up, AdamW. It runs on the transformers `Trainer` with fixed seeds (the LoRA
 initialisation, the data order, dropout); bf16 on a GPU that has it, fp32 on CPU;
 optional 8/4-bit base loading (bitsandbytes), gradient checkpointing and packing
-(`pipeline/models/prompt.py`).
+(`pipeline/models/prompt.py`), and optional NEFTune noise on the input embeddings
+(`train.neftune_alpha`, transformers' `neftune_noise_alpha`; off by default).
 
 Output folder:
     adapter/        adapter_model.safetensors, adapter_config.json, the tokenizer
@@ -131,6 +132,7 @@ def training_arguments(config: FinetuneConfig, work_dir: Path, precision: str, s
         fp16=precision == "fp16",
         **_checkpointing(TrainingArguments, train.gradient_checkpointing),
         logging_steps=train.logging_steps,
+        neftune_noise_alpha=train.neftune_alpha,
         save_strategy="no",
         eval_strategy="no",
         report_to="none",

@@ -20,8 +20,10 @@ error fails the task at once with its one-line message.
 Scale-out: with `execution.runner` = dask or ray, embedding and pair search run as
 shards on the cluster (`pipeline.runs.shards`); results equal the local runner's.
 
-Artifacts (stable keys): curate-funnel (table), curate-leaks (table), curate-summary
-(markdown), curate-report (link to report.html).
+Artifacts (stable keys), all from the report's one data object (pipeline.review.report_data):
+curate-funnel (table), curate-leaks (table of leak pairs with cosine, review status, why and
+outcome), curate-summary (markdown: report.md), curate-report (markdown: the leak counts, the top
+leaks and how to open report.html with `curate report serve RUN_DIR`; a UI cannot open file://).
 """
 
 from dataclasses import dataclass
@@ -29,15 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE, CachePolicy
 
 from flows.runners import shard_resources
 from pipeline.config.run_config import RunConfig, load_config
 from pipeline.io.retry import is_transient
+from pipeline.review.render import leak_artifact_rows, serve_hint
+from pipeline.review.report_data import build_report_data
 from pipeline.run_dir import RunDir
 from pipeline.runs import cache as stage_cache
-from pipeline.runs import contamination_step as check_steps
 from pipeline.runs import outputs as run_outputs
 from pipeline.runs import shards as shard_steps
 from pipeline.runs import steps as run_steps
@@ -158,15 +161,21 @@ def run_tags(config: RunConfig) -> list[str]:
 
 
 @flow(name="curate", log_prints=True, flow_run_name=run_name)
-def curate_flow(config: RunConfig | str, out_dir: str | None = None) -> dict:
+def curate_flow(config: RunConfig | str, out_dir: str | None = None, config_path: str | None = None) -> dict:
     """Curate the sources declared in `config` (a config, or a config file's path) into an
-    Alpaca dataset under `out_dir` (default: reports/<config name>)."""
+    Alpaca dataset under `out_dir` (default: reports/<config name>).
+
+    `config_path`: the absolute path of the file `config` was loaded from, shown with the run's
+    parameters in the UI (`curate run` passes it). Only shown and logged: no output and not the
+    config's fingerprint depend on it, so runs of one config from two places are the same run."""
     if isinstance(config, str):  # a deployment's config file (prefect.yaml); `curate` passes a loaded config
         path = config
         config, notes = with_lock(load_config(path), path)  # a ConfigError fails the run at once, in one line
         for line in notes + unpinned_warnings(config, path):
             get_run_logger().warning(line)
     out_dir = str(Path(out_dir or Path("reports") / config.name).resolve())
+    if config_path:
+        get_run_logger().info("config file: %s", config_path)
     run_outputs.start_run(config, RunDir(out_dir))
     done: dict[str, StepOutput] = {}
     for stage, sources in run_steps.plan(config):
@@ -183,21 +192,30 @@ def curate_flow(config: RunConfig | str, out_dir: str | None = None) -> dict:
     create_table_artifact(
         key="curate-funnel", table=final.stats["stages"], description="Rows in and out of each stage"
     )
-    if config.contamination.enabled:
+    data = build_report_data(out_dir, config=config) if config.contamination.enabled else None
+    if data is not None:
+        rows = leak_artifact_rows(data)
         create_table_artifact(
             key="curate-leaks",
-            table=check_steps.leak_table(Path(out_dir)) or [{"leaks": 0}],
-            description="Flagged training rows and the benchmark items they match (highest cosine first)",
+            table=rows or [{"leaks": 0}],
+            description=(
+                f"Leak pairs (a training row x a benchmark item; counts pairs), highest cosine first, "
+                f"with why and what the run did; {data.counts.line()}"
+            ),
         )
+    markdown = Path(report.files["markdown"]).read_text(encoding="utf-8")
     create_markdown_artifact(
         key="curate-summary",
-        markdown=Path(report.files["markdown"]).read_text(encoding="utf-8"),
-        description=f"{config.name}: the run's overview (funnel, sources, leaks), as report.md",
+        markdown=markdown,
+        description=f"{config.name}: the run's overview (leak counts, top leaks, funnel, sources), as report.md",
     )
-    create_link_artifact(
+    create_markdown_artifact(
         key="curate-report",
-        link=Path(report.files["html"]).resolve().as_uri(),
-        link_text="report.html",
-        description=f"The reviewers' page of this run, on the machine that ran it ({out_dir})",
+        markdown=(
+            f"# Reviewers' page of `{config.name}`\n\nOpen it in a browser on the machine that ran it: "
+            f"{serve_hint(out_dir)}.\n\nThe file: `{report.files['html']}`\n\n"
+            + (f"{data.counts.line()}\n" if data is not None else "")
+        ),
+        description=f"How to open report.html ({out_dir}) from a browser: `curate report serve`",
     )
     return {"run_dir": out_dir, **final.files, "report": report.files["html"], "totals": final.stats["totals"]}

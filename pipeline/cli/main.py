@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from typer.exceptions import Abort, TyperException
 
-from pipeline.cli import compare, lock, review, self_teach, serve, train
+from pipeline.cli import compare, lock, report, review, self_teach, serve, train
 from pipeline.cli.common import (
     DEBUG_HINT,
     debug_enabled,
@@ -137,7 +137,7 @@ def run(
     if skipped:
         typer.echo(f"not selected, skipped: {', '.join(skipped)}")
 
-    _run_flow(cfg, out_dir)
+    _run_flow(cfg, out_dir, config_path=config)
 
 
 def _local_only_if_offline(cfg):
@@ -153,7 +153,7 @@ def _local_only_if_offline(cfg):
     return cfg.select_sources([s.name for s in cfg.sources if s.name not in hub_only])
 
 
-def _run_flow(cfg, out_dir: Path) -> None:
+def _run_flow(cfg, out_dir: Path, config_path: Path | None = None) -> None:
     # Imported here, after quiet_environment(): OpenMP (torch) and Prefect read their settings
     # from the environment when they are first imported.
     from prefect import tags
@@ -168,7 +168,9 @@ def _run_flow(cfg, out_dir: Path) -> None:
         fail(str(exc), 2)
     try:
         with tags(*run_tags(cfg)):  # the config's name, fingerprint and sources, to find the run in the UI
-            result = runnable(config=cfg, out_dir=str(out_dir))
+            # The config file's absolute path, for the UI's parameters only (not in any output).
+            where = str(config_path.resolve()) if config_path is not None else None
+            result = runnable(config=cfg, out_dir=str(out_dir), config_path=where)
     except (IngestError, AccountingError, BenchmarkError) as exc:
         fail(str(exc), 1)
     except OSError as exc:  # a file fault during the run: disk full, a folder that cannot be written
@@ -264,6 +266,7 @@ app.command()(compare.compare)
 train.register(app)
 app.command("self-teach")(self_teach.self_teach)
 app.add_typer(review.review_app, name="review")
+app.add_typer(report.report_app, name="report")
 
 
 def main(args: list[str] | None = None) -> None:

@@ -209,3 +209,9 @@ class ReviewLedger:
                 "last_review": last[1],
                 "history_entries": history,
             }
+
+    def history(self) -> list[dict]:
+        """Every verdict ever imported (the latest per pair is in `rows`), oldest first."""
+        with closing(self._connect()) as db:
+            cursor = db.execute(f"SELECT {', '.join(LEDGER_COLUMNS)} FROM history ORDER BY id")
+            return [dict(r) for r in cursor.fetchall()]

@@ -42,6 +42,7 @@ def shortcuts() -> list[dict[str, str]]:
     keys += [(str(i), f"set:{c.value}", f"set {c.value}") for i, c in enumerate(LeakCategory, start=1)]
     keys += [
         ("u", "clear", "clear your verdict on this pair"),
+        ("b", "keep-both", "Dedup tab: keep both rows (the removed one comes back); a confirms the removal"),
         ("n", "note", "add a note (Esc leaves the note field)"),
         ("]", "next-page", "next page of pairs"),
         ("[", "prev-page", "previous page of pairs"),
@@ -94,6 +95,8 @@ def page_payload(data: ReportData) -> dict:
         "run": data.run.model_dump(mode="json"),
         "categories": [c.model_dump(mode="json") for c in data.categories],
         "evidence_columns": data.evidence_columns,
+        "evidence_groups": [g.model_dump(mode="json") for g in data.evidence_groups],
+        "evidence_help": data.evidence_help,
         "pairs": [p.model_dump(mode="json") for p in data.pairs],
         "trains": {k: v.model_dump(mode="json") for k, v in data.trains.items()},
         "items": {k: v.model_dump(mode="json") for k, v in data.items.items()},
@@ -118,9 +121,35 @@ def render_html(data: ReportData) -> str:
     )
 
 
+TOP_LEAKS = 20  # flagged pairs listed in report.md (and so in the Prefect artifact)
+
+
+def serve_hint(run_dir: str | Path) -> str:
+    """How to open report.html from a browser (a Prefect UI cannot open a file:// link)."""
+    return f"`curate report serve {Path(run_dir)}`, then open the URL it prints (http://127.0.0.1:PORT/report.html)"
+
+
 def report_markdown(data: ReportData, report_link: str | None = None) -> str:
-    """The Prefect markdown artifact: the overview's numbers, from the same object."""
-    return _environment().get_template("report.md.j2").render(data=data, report_link=report_link)
+    """The Prefect markdown artifact and report.md: the overview's numbers and the top leaks, from the same object."""
+    return _environment().get_template("report.md.j2").render(data=data, report_link=report_link, top_leaks=TOP_LEAKS)
+
+
+def leak_artifact_rows(data: ReportData, limit: int = 500) -> list[dict]:
+    """The leak pairs as table rows for the Prefect artifact (highest cosine first): the page's pairs,
+    with the cosine, the review status, the why line and what the run did."""
+    flagged = [p for p in data.pairs if p.flagged or p.category != LeakCategory.CLEAN.value]
+    return [
+        {
+            "row": p.row_key,
+            "benchmark_item": f"{p.benchmark}:{p.benchmark_id}",
+            "cosine": p.cosine,
+            "category": p.category,
+            "review_status": p.status,
+            "outcome": p.outcome,
+            "why": p.why,
+        }
+        for p in flagged[:limit]
+    ]
 
 
 def write_report(run_dir: str | Path, ledger: ReviewLedger | None = None, config: RunConfig | None = None) -> Path:
@@ -135,6 +164,6 @@ def write_report(run_dir: str | Path, ledger: ReviewLedger | None = None, config
         ledger = ReviewLedger.existing(config.state_path())
     data = build_report_data(folder.root, ledger, config)
     path = write_text(folder.report_html, render_html(data))
-    write_text(folder.report_md, report_markdown(data, path.as_uri()))
+    write_text(folder.report_md, report_markdown(data, serve_hint(folder.root)))
     log.info("report: %s (%d pairs, %d dedup groups)", path, len(data.pairs), len(data.dedup_groups))
     return path

@@ -37,8 +37,15 @@ from pydantic import BaseModel, Field
 from pipeline.config.run_config import LeakCategory, RunConfig, config_of_past_run
 from pipeline.contamination.check import ID_COLUMNS, leak_matrix
 from pipeline.contamination.verdicts import STATUSES, apply_actions, apply_verdicts
+from pipeline.review.counts import LeakCounts
+from pipeline.review.dedup_review import apply_dedup_verdicts, dedup_verdicts
+from pipeline.review.evidence_fields import HELP as EVIDENCE_HELP
+from pipeline.review.evidence_fields import EvidenceGroup, group_columns
+from pipeline.review.flag_rates import RULE as FLAG_RATE_RULE
+from pipeline.review.flag_rates import SourceFlagRate, flag_rates
 from pipeline.review.highlight import ItemSide, MarkLegend, TrainSide, item_side, pair_marks, train_side
 from pipeline.review.ledger import ReviewLedger
+from pipeline.review.why import run_outcomes, why_line
 from pipeline.run_dir import RunDir
 from pipeline.stage import STAGE_ORDER, STAGES
 
@@ -52,8 +59,9 @@ DEDUP_TEXT_CHARS = 600
 # The stages whose dropped rows name the kept row they duplicate: shown as groups.
 DEDUP_STAGES = tuple(s.name for s in STAGES if s.duplicates)
 # Columns that identify or decide a pair (the contamination stage's, with the cosine); every other column
-# is evidence. `reported` stays evidence: whether the pair is the one that decided its row.
-PAIR_FIELDS = (*(c for c in ID_COLUMNS if c != "reported"), "cosine")
+# is evidence. `reported` (whether the pair decided its row) is no evidence: each pair's outcome says what
+# the run did with its row and which pair decided it (review.why), never a bare "reported: no".
+PAIR_FIELDS = (*ID_COLUMNS, "cosine")
 NOT_EVIDENCE = {
     *PAIR_FIELDS,
     "train_index",
@@ -158,6 +166,9 @@ class DedupRow(BaseModel):
     text: str
     output_chars: int
     score: float | None = None
+    uid: str = ""
+    verdict: str | None = None  # a reviewer's, from the ledger: keep-both / confirm-removal (review.dedup_review)
+    reviewed_by: str | None = None
 
 
 class DedupGroup(BaseModel):
@@ -215,6 +226,9 @@ class Pair(BaseModel):
     # Highlight runs [start, end, flags] per ReportData.marks.parts (pipeline.review.highlight).
     marks: list[list[list[int]]] = Field(default_factory=list)
     mark_notes: list[str] = Field(default_factory=list)  # keys of ReportData.marks.notes
+    why: str = ""  # the plain-language reason for the suggested category (review.why)
+    outcome: str = "kept"  # what the run did with the training row: removed / kept / reported
+    outcome_text: str = ""
 
 
 class TrainText(BaseModel):
@@ -253,6 +267,12 @@ class ReportData(BaseModel):
     largest_groups: list[int] = Field(default_factory=list)  # indices into dedup_groups
     review: ReviewSummary
     evidence_columns: list[str] = Field(default_factory=list)
+    evidence_groups: list[EvidenceGroup] = Field(default_factory=list)
+    evidence_help: dict[str, str] = Field(default_factory=dict)
+    counts: LeakCounts = Field(default_factory=LeakCounts)  # the leak check's numbers (review.counts)
+    review_pairs: int = 0  # pairs in the Pairs tab's default list: flagged, reviewed or stale
+    flag_rates: list[SourceFlagRate] = Field(default_factory=list)
+    flag_rate_rule: str = FLAG_RATE_RULE
     pairs: list[Pair] = Field(default_factory=list)
     trains: dict[str, TrainText] = Field(default_factory=dict)  # by row_key
     items: dict[str, ItemText] = Field(default_factory=dict)  # by benchmark_uid
@@ -394,13 +414,13 @@ def sensitivity(pairs: pl.DataFrame, min_cosine: float) -> list[SensitivityRow]:
 def dedup_groups(run_dir: Path, texts: pl.DataFrame | None) -> tuple[list[DedupStageSummary], list[DedupGroup]]:
     by_key = {}
     if texts is not None:
-        for key, source, instruction, input_, output in texts.select(
-            "row_key", "source", "instruction", "input", "output"
+        for key, source, instruction, input_, output, uid in texts.select(
+            "row_key", "source", "instruction", "input", "output", "uid"
         ).iter_rows():
-            by_key[key] = (source, instruction, input_, output)
+            by_key[key] = (source, instruction, input_, output, uid)
 
     def row(key: str, source: str | None = None, score: float | None = None, record=None) -> DedupRow:
-        src, instruction, input_, output = record or by_key.get(key, (source or "?", "", "", ""))
+        src, instruction, input_, output, uid = record or by_key.get(key, (source or "?", "", "", "", ""))
         text = instruction if not input_ else f"{instruction}\n{input_}"
         return DedupRow(
             row_key=key,
@@ -408,6 +428,7 @@ def dedup_groups(run_dir: Path, texts: pl.DataFrame | None) -> tuple[list[DedupS
             text=clip(text, DEDUP_TEXT_CHARS),
             output_chars=len(output or ""),
             score=None if score is None or math.isnan(score) else round(score, 4),
+            uid=uid or "",
         )
 
     summaries, groups = [], []
@@ -418,7 +439,11 @@ def dedup_groups(run_dir: Path, texts: pl.DataFrame | None) -> tuple[list[DedupS
         stage_groups = []
         for (partner,), group in dropped.group_by(["partner_key"], maintain_order=True):
             removed = [
-                row(r["row_key"], score=r["score"], record=(r["source"], r["instruction"], r["input"], r["output"]))
+                row(
+                    r["row_key"],
+                    score=r["score"],
+                    record=(r["source"], r["instruction"], r["input"], r["output"], r["uid"]),
+                )
                 for r in group.sort("score", descending=True, nulls_last=True).iter_rows(named=True)
             ]
             reason = group["reason"][0] or ""
@@ -442,7 +467,7 @@ def _shown_dtype(dtype: pl.DataType) -> bool:
     return dtype.is_numeric() or dtype in (pl.Boolean, pl.String) or isinstance(dtype, (pl.Categorical, pl.Enum))
 
 
-def _pairs_section(frame: pl.DataFrame, texts: pl.DataFrame | None):
+def _pairs_section(frame: pl.DataFrame, texts: pl.DataFrame | None, outcomes: dict[str, tuple[str, str]]):
     """The pairs shown on the page: every flagged, reviewed or stale pair, and the most
     similar unflagged ones (for calibration)."""
     clean = LeakCategory.CLEAN.value
@@ -550,6 +575,13 @@ def _pairs_section(frame: pl.DataFrame, texts: pl.DataFrame | None):
         if bench_uid not in items:
             items[bench_uid] = ItemText.model_construct(question=clip(question), answer=clip(answer))
             item_sides[bench_uid] = item_side(question or "", answer or "")
+        key = f"{train_uid}:{bench_uid}"
+        row = trains.get(row_key)
+        prompt = f"{row.instruction}\n{row.input}" if row is not None else None
+        why = why_line(
+            rule, suggested, {"cosine": cosine, **dict(zip(evidence_columns, ev))}, question, answer, prompt
+        )
+        done, done_text = outcomes.get(key, ("kept", ""))
         marks, mark_notes = pair_marks(
             train_sides.get(row_key), item_sides[bench_uid], compared_with, bench_words, MAX_TEXT_CHARS
         )
@@ -557,7 +589,7 @@ def _pairs_section(frame: pl.DataFrame, texts: pl.DataFrame | None):
         pairs.append(
             Pair.model_construct(
                 id=k,
-                key=f"{train_uid}:{bench_uid}",
+                key=key,
                 train_uid=train_uid,
                 benchmark_uid=bench_uid,
                 row_key=row_key,
@@ -580,6 +612,9 @@ def _pairs_section(frame: pl.DataFrame, texts: pl.DataFrame | None):
                 stale_reason=stale,
                 marks=marks,
                 mark_notes=mark_notes,
+                why=why,
+                outcome=done,
+                outcome_text=done_text,
             )
         )
     flagged = sorted((p for p in pairs if p.flagged and p.cosine is not None), key=lambda p: (p.cosine, p.id))
@@ -623,6 +658,7 @@ def build_report_data(
         manifest.get("split_provenance") or _read_json(RunDir(run_dir).contamination / "split_provenance.json") or []
     )
     dedup_summary, groups = dedup_groups(run_dir, texts)
+    apply_dedup_verdicts(groups, dedup_verdicts(ledger if isinstance(ledger, ReviewLedger) else None))
     largest = sorted(range(len(groups)), key=lambda i: (-len(groups[i].removed), i))[:10]
 
     data = dict(
@@ -660,11 +696,19 @@ def build_report_data(
                 ledger=ledger_path, ledger_verdicts=ledger_size, counts={s: 0 for s in STATUSES}, stale=[]
             ),
         )
+    dropped = _read_parquet(RunDir(run_dir).dropped("contamination"))
+    removed_rows = set(dropped["row_key"].to_list()) if dropped is not None else None
+    outcomes = run_outcomes(frame, removed_rows)  # what the run did, before today's verdicts
+    # The run's counts, from its pairs as stored (the command line reads the same from the manifest).
+    leak_counts = LeakCounts.from_pairs(
+        frame, list(CATEGORIES[:-1]), None if removed_rows is None else len(removed_rows)
+    )
+    rates = flag_rates(manifest, frame)
     if ledger is not None or "review_status" not in frame.columns:
         frame = apply_verdicts(frame, ledger)
     if actions:
         frame = apply_actions(frame, actions)
-    evidence_columns, pairs, trains, items, calibration = _pairs_section(frame, texts)
+    evidence_columns, pairs, trains, items, calibration = _pairs_section(frame, texts, outcomes)
     reviewable = [
         p for p in pairs if p.flagged or p.verdict or p.status == "stale" or p.category != LeakCategory.CLEAN.value
     ]
@@ -688,6 +732,11 @@ def build_report_data(
         sensitivity=sensitivity(frame, thresholds.min_cosine),
         review=ReviewSummary(ledger=ledger_path, ledger_verdicts=ledger_size, counts=counts, stale=stale),
         evidence_columns=evidence_columns,
+        evidence_groups=group_columns(evidence_columns),
+        evidence_help={c: EVIDENCE_HELP[c] for c in evidence_columns if c in EVIDENCE_HELP},
+        counts=leak_counts,
+        review_pairs=len(reviewable),
+        flag_rates=rates,
         pairs=pairs,
         trains=trains,
         items=items,

@@ -9,12 +9,15 @@ threshold re-runs only those.
 
 The inputs are content digests: the files and stats of the steps a stage reads, and, for
 what it reads from outside the run directory, the digests of source files, keyword lists,
-benchmark files and the review ledger. Where an input's content cannot be known offline
-(a hub dataset with no pinned revision) its digest is None and the stage is not cached.
+benchmark files and the review ledger (for semantic dedup only the rows reviewers restored,
+so a leak verdict or a confirmed removal does not re-run it). Where an input's content
+cannot be known offline (a hub dataset with no pinned revision) its digest is None and the
+stage is not cached.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,8 @@ from pipeline.config.run_config import RunConfig, expand_env
 from pipeline.contamination.benchmarks import BenchmarkError, benchmark_specs, hub_revision, local_benchmark_path
 from pipeline.embed.embedder import resolve_model
 from pipeline.io.readers import SourceReadError, local_files
-from pipeline.review.ledger import LEDGER_FILE
+from pipeline.review.dedup_review import restored_uids
+from pipeline.review.ledger import LEDGER_FILE, ReviewLedger
 from pipeline.runs.cache import file_digest, path_digest, stage_key
 from pipeline.runs.step_output import StepOutput
 from pipeline.stage import BY_NAME
@@ -76,6 +80,16 @@ def ledger_digest(config: RunConfig) -> str:
     return path_digest(config.state_path() / LEDGER_FILE)  # "missing" before the first import
 
 
+def restored_by_review(config: RunConfig) -> list[str]:
+    """The uids of rows reviewers marked "keep both" in the ledger (sorted; none without a ledger)."""
+    return sorted(restored_uids(ReviewLedger.existing(config.state_path())))
+
+
+def restored_digest(restored: list[str]) -> dict[str, str]:
+    # Nothing when none is restored: the key stays what it was before any dedup verdict.
+    return {"dedup_restored": hashlib.sha256("\n".join(restored).encode()).hexdigest()} if restored else {}
+
+
 def keyword_digests(config: RunConfig) -> dict[str, str]:
     folder = config.keywords_path()
     return {
@@ -96,6 +110,8 @@ def extra_part(stage: str, config: RunConfig) -> Part:
         return embedding_identity(config), {}
     if stage == "pair_search":
         return {"searched_at": search_threshold(config.dedup.semantic, config.dedup.keep)}, {}
+    if stage == "semantic_dedup":
+        return {}, restored_digest(restored_by_review(config))
     if stage == "leak_scores":
         derived = {"searched_at": config.contamination.searched_at(), **embedding_identity(config)}
         return derived, benchmark_digests(config)

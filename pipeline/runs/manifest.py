@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.io.atomic import sha256_file
+from pipeline.review.counts import LeakCounts
 from pipeline.stage import STAGE_ORDER
 
 
@@ -91,16 +92,10 @@ def file_entries(run_dir: Path, paths: list[Path]) -> dict[str, dict]:
 
 
 def leak_summary(manifest: dict) -> str | None:
-    """One line on the leak check for the command line, with the same counts as the report:
-    pairs flagged, rows per verdict (a row once, under its verdict), rows removed."""
+    """One line on the leak check for the command line, with the same counts as the report
+    (pipeline.review.counts.LeakCounts, one definition): pairs flagged, rows per verdict (a row
+    once, under its verdict), rows removed."""
     stage = next((s for s in manifest.get("stages", []) if s["stage"] == "contamination"), None)
     if stage is None:
         return None
-    details = stage.get("details", {})
-    by_category = details.get("rows_by_category", {})
-    rows = sum(by_category.values())
-    verdicts = ", ".join(f"{category} {n}" for category, n in by_category.items())
-    return (
-        f"leak check: {details.get('leak_pairs', 0)} pairs flagged on {rows} rows ({verdicts}); "
-        f"{details.get('removed_rows', 0)} rows removed"
-    )
+    return LeakCounts.from_details(stage.get("details", {})).line()

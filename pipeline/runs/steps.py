@@ -29,7 +29,7 @@ from pipeline.run_dir import RunDir
 from pipeline.runs import contamination_step
 from pipeline.runs.cache import run_cached
 from pipeline.runs.finalize import finalize
-from pipeline.runs.keys import key_for
+from pipeline.runs.keys import key_for, restored_by_review
 from pipeline.runs.outputs import finish_step, write_stage_result
 from pipeline.runs.progress import progress
 from pipeline.runs.shards import pairs_frame, read_pair_shards, read_pairs
@@ -135,7 +135,8 @@ def pair_search_step(
 
 
 def semantic_dedup_step(config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutput]) -> StepOutput:
-    """Decide: near-duplicates from the stored pairs, by the rule and the keep policy."""
+    """Decide: near-duplicates from the stored pairs, by the rule and the keep policy; rows that
+    reviewers marked "keep both" in the review ledger stay (stats: `restored_by_review`)."""
     records = _records(inputs["exact_dedup"])
     found = inputs["pair_search"]
     pairs = read_pairs(found.path("pairs"), found.stats["searched_at"], found.stats["inclusive"])
@@ -143,7 +144,10 @@ def semantic_dedup_step(config: RunConfig, run_dir: RunDir, inputs: dict[str, St
     if records.height == 0:
         result = StageResult("semantic_dedup", kept=records).check(records)
     else:
-        result = decide(records, pairs, rule, config.dedup.source_priority)
+        restored = restored_by_review(config)  # the same uids its cache key digests (keys.extra_part)
+        result = decide(records, pairs, rule, config.dedup.source_priority, restored)
+        if result.stats["restored_by_review"]:
+            log.info("semantic dedup: %d rows kept by reviewers' verdicts", result.stats["restored_by_review"])
     return write_stage_result(run_dir, result, records.height)
 
 

@@ -17,10 +17,16 @@ Pairs are searched at `search_threshold` (the rule's cosine, or `search_cosine` 
 and record it: a rule at or above it re-decides from the stored pairs without searching
 or embedding again (in a run: the `pair_search` stage is reused, only this one re-runs);
 a rule below it is refused.
+
+Reviewers' "keep both" verdicts arrive as `restored`, the content hashes (`uid`) of rows a
+reviewer brought back: such a row is kept even where the rule removes it. Only that row
+changes side: the kept row it duplicated stays kept, and no other decision moves, so a
+restore never removes a row the rule kept. A confirmed removal needs nothing here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,13 +118,24 @@ def greedy_keep(n: int, ranks: np.ndarray, pairs: Pairs) -> tuple[np.ndarray, np
 
 
 def decide(
-    records: pl.DataFrame, pairs: Pairs, rule: Decision, source_priority: list[str] | None = None
+    records: pl.DataFrame,
+    pairs: Pairs,
+    rule: Decision,
+    source_priority: list[str] | None = None,
+    restored: Collection[str] = (),
 ) -> StageResult:
     """Decide: apply the rule to stored pairs (indices into `records`); pairs below the rule are ignored.
-    Pairs searched at a higher cosine than the rule's cannot decide it: that raises (ValueError)."""
+    Pairs searched at a higher cosine than the rule's cannot decide it: that raises (ValueError).
+    Rows whose `uid` is in `restored` (reviewers' "keep both") are kept whatever the rule says."""
     pairs = pairs.at(rule.min_cosine, rule.inclusive)
     ranks = keep_rank(records, rule.keep, source_priority).to_numpy()
     kept, partner, partner_cos = greedy_keep(records.height, ranks, pairs)
+    # After the greedy pass, not inside it: a restored row must not push out a row the rule kept.
+    back = np.zeros_like(kept)
+    if restored:
+        back = ~kept & records["uid"].is_in(list(restored)).to_numpy()
+    kept |= back
+    partner[back] = -1
     keys = records["row_key"]
     is_kept = pl.Series(kept)
     removed_idx = np.flatnonzero(~kept)
@@ -148,6 +165,7 @@ def decide(
         **rule.describe(),
         "pairs": len(pairs),
         "groups_with_duplicates": int(len(np.unique(partner[partner >= 0]))),
+        "restored_by_review": int(back.sum()),
     }
     return StageResult(
         STAGE, kept=as_records(records.filter(is_kept)), dropped=dropped, evidence=evidence, stats=stats
@@ -162,15 +180,16 @@ def semantic_dedup(
     source_priority: list[str] | None = None,
     progress=None,
     pairs: Pairs | None = None,
+    restored: Collection[str] = (),
 ) -> StageResult:
     """Find pairs over `vectors` (row-aligned with `records`), then decide.
 
     `pairs` found elsewhere (the shards of a distributed search, see `range_pairs(rows=)`)
-    skip the search; they must hold every pair at the effective threshold."""
+    skip the search; they must hold every pair at the effective threshold. `restored`: see `decide`."""
     if vectors.shape[0] != records.height:
         raise ValueError(f"{vectors.shape[0]} vectors for {records.height} records")
     if not config.enabled or records.height == 0:
         return StageResult(STAGE, kept=as_records(records)).check(records)
     if pairs is None:
         pairs = find_pairs(vectors, config, keep, progress)
-    return decide(records, pairs, effective_rule(config, keep), source_priority)
+    return decide(records, pairs, effective_rule(config, keep), source_priority, restored)

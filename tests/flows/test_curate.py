@@ -7,9 +7,11 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+from review.count_sources import assert_counts_agree
 from support import PROJECT, offline_env, run_cli
 
 from pipeline.embed.pair_search import brute_force_pairs
+from pipeline.review.report_data import build_report_data
 
 DEMO = PROJECT / "configs" / "demo.toml"
 pytestmark = pytest.mark.slow
@@ -37,6 +39,16 @@ def test_prints_where_outputs_went(demo_run):
     ):
         assert f"{label}" in demo_run["stdout"] and str(path) in demo_run["stdout"]
     assert (out / "_SUCCESS").exists()
+
+
+def test_the_leak_counts_agree_on_the_page_report_matrix_artifact_and_summary_line(demo_run):
+    """One data object feeds them all (issue 16): the page's Leak check card and Pairs tab, report.md,
+    contamination/matrix.csv, the Prefect leaks table and the line `curate run` printed."""
+    data = build_report_data(demo_run["out"])
+    assert data.counts.leak_pairs > 0 and data.counts.removed_rows > 0  # the demo plants leaks
+    assert_counts_agree(data, demo_run["out"])
+    assert data.counts.line() in demo_run["stdout"]
+    assert [p.outcome for p in data.pairs if p.flagged].count("removed") >= data.counts.removed_rows
 
 
 def test_manifest_counts_add_up_per_source(demo_run):

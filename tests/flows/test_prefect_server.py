@@ -30,6 +30,7 @@ def test_flow_run_and_artifacts_recorded_on_server(prefect_server):
     # The flow took one typed config parameter, stored by the server as JSON.
     params = curate_runs[0]["parameters"]
     assert params["config"]["name"] == "demo" and params["out_dir"] == str(out)
+    assert params["config_path"] == str(DEMO.resolve())  # where the config came from, absolute
     # A readable name and tags to find it by: the config's name, fingerprint and sources.
     assert curate_runs[0]["name"].startswith("demo-") and len(curate_runs[0]["name"]) == len("demo-") + 8
     run_tags = set(curate_runs[0]["tags"])
@@ -46,8 +47,9 @@ def test_flow_run_and_artifacts_recorded_on_server(prefect_server):
     summary = httpx.get(f"{api}/artifacts/curate-summary/latest", timeout=10).json()
     assert summary["type"] == "markdown" and "| stage |" in summary["data"]
     leaks = httpx.get(f"{api}/artifacts/curate-leaks/latest", timeout=10).json()
-    assert leaks["type"] == "table" and "benchmark_id" in leaks["data"]  # the demo plants leaks
-    assert "review" in leaks["data"] and "cosine" in leaks["data"]
+    assert leaks["type"] == "table" and "benchmark_item" in leaks["data"]  # the demo plants leaks
+    assert "review_status" in leaks["data"] and "cosine" in leaks["data"]
     link = httpx.get(f"{api}/artifacts/curate-report/latest", timeout=10).json()
     assert all(a["description"] for a in (funnel, summary, leaks, link))  # every artifact says what it is
-    assert (out / "report.html").as_uri() in link["data"]  # Prefect stores a link artifact as markdown
+    assert link["type"] == "markdown" and f"curate report serve {out}" in link["data"]  # no file:// link
+    assert "why" in leaks["data"] and "outcome" in leaks["data"] and "review_status" in leaks["data"]

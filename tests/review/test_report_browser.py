@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def test_overview_loads_from_disk_with_no_errors_and_no_network(context, sample)
     report = Report(context, sample / "report.html")
     page = report.page
     expect(page.locator("#tab-overview h2")).to_have_text(
-        ["Split provenance", "Review", "Funnel", "Contamination", "Deduplication"]
+        ["Split provenance", "Review", "Leak check", "Funnel", "Contamination", "Deduplication"]
     )
     expect(page.locator("#histogram .bar")).to_have_count(20)
     expect(page.locator("#histogram .marker")).to_have_count(2)
@@ -377,4 +378,193 @@ def test_twenty_thousand_pairs_render_their_first_page_quickly(context, tmp_path
     assert time.perf_counter() - start < 5
     expect(report.rows).to_have_count(50)
     expect(report.rows.locator(".badge").filter(has_not_text="duplicate")).to_have_count(0)
+    assert report.errors == []
+
+
+# -- issue 16: why line, outcome, counts, reviewers, accessibility ---------------------------------------
+
+
+def test_each_pair_says_why_and_what_the_run_did_with_the_answer_in_view(context, sample):
+    report = Report(context, sample / "report.html", "#pairs")
+    page = report.page
+    report.shows_pair("science#4")
+    report.press("j")
+    report.shows_pair("mathqa#0")
+    expect(page.locator("#why")).to_contain_text("\u2192 duplicate")
+    expect(page.locator("#outcome")).to_contain_text("removed")
+    expect(page.locator("#outcome")).to_contain_text("this pair decided it")
+    expect(page.locator("#answer-block")).to_contain_text("gold answer")
+    expect(page.locator("#answer-block")).to_be_in_viewport()  # at 1400x900, without scrolling
+    box = page.locator("#answer-block").bounding_box()
+    assert box["y"] + box["height"] <= 900
+    for group in ("wording", "similarity"):
+        expect(page.locator(f"#pair-detail [data-group={group}]")).to_have_count(1)
+    expect(page.locator("#pair-detail td.help").first).to_have_attribute("title", re.compile(r"\w+ \w+"))
+    expect(page.locator("#pair-detail .evidence td:first-child", has_text="reported")).to_have_count(
+        0
+    )  # outcome says it
+    assert report.errors == []
+
+
+def test_the_tab_counts_the_list_and_low_first_sorting_starts_on_page_one(context, tmp_path):
+    run = large_run(tmp_path / "run", n_pairs=420)  # 210 rows: the fixture's dedup needs 200
+    write_report(run)
+    report = Report(context, run / "report.html", "#pairs")
+    page = report.page
+    data = build_report_data(run)
+    expect(page.locator("#pairs-count")).to_have_text(str(data.review_pairs))
+    expect(page.locator("#page-info")).to_contain_text(f"of {data.review_pairs} pairs (page 1/")
+    report.select("#f-sort", "cosine-asc")
+    expect(page.locator("#page-info")).to_contain_text("(page 1/")
+    first = min(p.cosine for p in data.pairs if p.flagged)
+    expect(report.rows.first.locator("td.num")).to_have_text(f"{first:.3f}")
+    report.select("#f-category", "duplicate")
+    duplicates = sum(p.category == "duplicate" for p in data.pairs)
+    expect(page.locator("#pairs-count")).to_have_text(str(duplicates))
+    expect(page.locator("#page-info")).to_contain_text(f"of {duplicates} pairs")
+    assert report.errors == []
+
+
+def test_export_needs_a_reviewer_name(context, sample):
+    report = Report(context, sample / "report.html", "#pairs")
+    page = report.page
+    page.fill("#reviewer", "")
+    report.press("Escape")  # leave the text field: shortcuts are off while typing
+    report.press("a")
+    expect(page.locator("#local-count")).to_have_text("1")
+    page.click("#export")
+    expect(page.locator("#export-msg")).to_have_text("Enter your name before exporting.")
+    expect(page.locator("#reviewer")).to_be_focused()
+    expect(page.locator("#reviewer")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#export-json")).to_have_value("")
+    page.fill("#reviewer", "ana")
+    with page.expect_download():
+        page.click("#export")
+    expect(page.locator("#export-msg")).to_have_text("")
+    assert json.loads(page.locator("#export-json").input_value())["reviewer"] == "ana"
+
+
+CONTRAST = """els => els.map(e => {
+  const rgb = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lin = x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); };
+  const lum = c => { const v = c.map(lin); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  let bg = null;
+  for (let n = e; n && !bg; n = n.parentElement) {
+    const b = getComputedStyle(n).backgroundColor;
+    if (!/rgba\\(.*, 0\\)|transparent/.test(b)) bg = b;
+  }
+  const a = lum(rgb(getComputedStyle(e).color)), b = lum(rgb(bg || "rgb(255,255,255)"));
+  return [e.className, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+})"""
+
+
+def test_accessibility_basics_roles_contrast_tab_order_and_the_live_region(context, sample):
+    report = Report(context, sample / "report.html", "#pairs")
+    page = report.page
+    expect(page.locator("nav.tabs[role=tablist] [role=tab]")).to_have_count(5)
+    expect(page.locator("#tabbtn-pairs")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#tabbtn-overview")).to_have_attribute("aria-selected", "false")
+    expect(page.locator("section[role=tabpanel]")).to_have_count(5)
+    # Badges and status labels: WCAG AA contrast (4.5:1) for their 12 px text.
+    expect(report.rows.first.locator(".badge")).to_be_visible()
+    ratios = page.eval_on_selector_all(".badge, .status", CONTRAST)
+    assert ratios and all(r >= 4.5 for _, r in ratios), [r for r in ratios if r[1] < 4.5]
+    # Verdict buttons say which is pressed; the suggestion is marked without a focus-like ring.
+    report.shows_pair("science#4")
+    suggested = page.locator(".verdicts button.suggested")
+    expect(suggested).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate("getComputedStyle(document.querySelector('.verdicts button.suggested')).boxShadow") == "none"
+    page.click("#f-advance")  # no auto-advance: the verdict stays on screen
+    report.press("1")
+    expect(page.locator(".verdicts button[data-category=duplicate]")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#live")).to_contain_text("Recorded duplicate")
+    # List rows are reachable with Tab (after the pager), and Enter opens one.
+    page.focus("#next-page")
+    page.keyboard.press("Tab")
+    expect(page.locator("#pair-list tr[data-pair]").first).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#pair-list tr[data-pair]").nth(1)).to_be_focused()
+    page.keyboard.press("Enter")
+    report.shows_pair("mathqa#0")
+    expect(page.locator("#pair-list tr[data-pair]").nth(1)).to_be_focused()
+    # At 1400 px the overview shows the per-source "exported" and the leak matrix's "total" columns.
+    show_tab(page, "overview")
+    expect(page.locator("#tabbtn-overview")).to_have_attribute("aria-selected", "true")
+    for table, header in (("#funnel-sources", "exported"), ("#leak-matrix", "total")):
+        visible = page.evaluate(
+            """([sel, text]) => { const t = document.querySelector(sel); const card = t.closest('.card');
+               const th = [...t.querySelectorAll('th')].find(h => h.textContent.trim() === text);
+               return th.getBoundingClientRect().right <= card.getBoundingClientRect().right
+                      && card.scrollWidth <= card.clientWidth && th.getBoundingClientRect().right <= innerWidth; }""",
+            [table, header],
+        )
+        assert visible, header
+    assert report.errors == []
+
+
+AXE = [
+    Path(os.environ.get("CURATE_AXE_JS", "")),
+    Path(__file__).resolve().parents[2] / "node_modules/axe-core/axe.min.js",
+]
+
+
+def test_axe_core_finds_no_serious_violations(browser, sample):
+    """axe-core's WCAG 2 A/AA rules, where axe.min.js is at hand (CURATE_AXE_JS, or `npm install axe-core`
+    in the project root, offline from a cache); the page's CSP allows only its own script, so the check
+    runs in a context that bypasses it."""
+    axe = next((p for p in AXE if p.name == "axe.min.js" and p.is_file()), None)
+    if axe is None:
+        pytest.skip("axe-core not installed (CURATE_AXE_JS=path/to/axe.min.js)")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=True)
+    try:
+        page = ctx.new_page()
+        for tab in ("#overview", "#pairs"):
+            page.goto((sample / "report.html").as_uri() + tab)
+            page.wait_for_selector("body[data-ready='1']", state="attached")
+            page.add_script_tag(content=axe.read_text(encoding="utf-8"))
+            result = page.evaluate(
+                "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})"
+                ".then(r => r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')"
+                ".map(v => [v.id, v.nodes.length, v.nodes[0].target.join(' ')]))"
+            )
+            assert result == [], (tab, result)
+    finally:
+        ctx.close()
+
+
+def test_a_dedup_removal_is_reviewed_with_the_keyboard_and_round_trips_through_the_ledger(context, tmp_path):
+    from pipeline.cli.review import review_app
+    from pipeline.review.dedup_review import restored_uids
+
+    state = tmp_path / "state"
+    run = sample_run(tmp_path / "run", state_dir=state)
+    write_report(run)
+    report = Report(context, run / "report.html", "#dedup")
+    page = report.page
+    review = page.locator("#dedup-groups td.dedupreview[data-dedup]")
+    expect(review).to_have_count(1)  # the near duplicate; the exact one has nothing to judge
+    expect(page.locator("#dedup-groups tr.current")).to_contain_text("science#3")
+    report.press("b")  # keep both: the same keyboard flow as the pairs (a would confirm the removal)
+    expect(review.locator(".dedupstate")).to_have_text("keep-both *")
+    expect(review.locator("button[data-verdict=keep-both]")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#live")).to_contain_text("Recorded keep-both")
+    expect(page.locator("#tab-dedup")).to_be_visible()  # the key did not switch to the Pairs tab
+    expect(page.locator("#local-count")).to_have_text("1")
+    page.fill("#reviewer", "ana")
+    with page.expect_download() as info:
+        page.click("#export")
+    exported = tmp_path / "verdicts.json"
+    info.value.save_as(exported)
+    assert [v["verdict"] for v in json.loads(exported.read_text())["dedup_verdicts"]] == ["keep-both"]
+
+    result = CliRunner().invoke(review_app, ["import", str(exported), "--state-dir", str(state)])
+    assert result.exit_code == 0, result.output
+    ledger = ReviewLedger.existing(state)
+    assert len(restored_uids(ledger)) == 1  # what the next run's dedup stage keeps
+
+    write_report(run)  # the report reads the ledger
+    page.reload()  # the same URL: a goto would only move to the hash
+    page.wait_for_selector("body[data-ready='1']", state="attached", timeout=60_000)
+    expect(review.locator(".dedupstate")).to_have_text("keep-both (ana)")
+    expect(page.locator("#local-count")).to_have_text("0")  # the ledger holds it: nothing pending
     assert report.errors == []

@@ -245,3 +245,58 @@ def test_decision_properties(seed, n, dim, threshold, inclusive, keep):
         assert p in kept_set
         assert close[i, p]
         assert d["score"] == pytest.approx(sims[i, p], abs=1e-9)
+
+
+# -- reviewers' "keep both" verdicts ---------------------------------------------------------------
+
+
+def test_a_restored_row_is_kept_with_its_partner_and_counted():
+    recs = records("short", "a much longer answer", "mid answer")
+    found = pairs((0, 1, 0.9), (1, 2, 0.85))  # both shorter rows duplicate the longest
+    before = decide(recs, found, rule())
+    assert dropped_partners(before) == {"s#0": "s#1", "s#2": "s#1"}
+    result = decide(recs, found, rule(), restored={recs["uid"][0]})
+    assert sorted(result.kept["row_key"].to_list()) == ["s#0", "s#1"]  # the restored row and its partner
+    assert dropped_partners(result) == {"s#2": "s#1"}  # the other removal stands
+    assert result.stats["restored_by_review"] == 1 and before.stats["restored_by_review"] == 0
+    assert result.stats["groups_with_duplicates"] == 1
+
+
+def test_restoring_a_row_moves_no_other_decision():
+    # 1 is kept; 0 duplicates it and is removed; 2 is near 0 only, so the rule keeps it. Had the
+    # restored 0 been kept during the greedy pass, 2 would have been removed for it.
+    recs = records("mid answer", "the longest answer", "x")
+    found = pairs((0, 1, 0.9), (0, 2, 0.9))
+    assert dropped_partners(decide(recs, found, rule())) == {"s#0": "s#1"}
+    result = decide(recs, found, rule(), restored={recs["uid"][0]})
+    assert sorted(result.kept["row_key"].to_list()) == ["s#0", "s#1", "s#2"]
+    assert result.dropped.height == 0 and result.stats["restored_by_review"] == 1
+
+
+def test_restoring_a_kept_or_unknown_row_changes_nothing():
+    recs = records("short", "a much longer answer")
+    found = pairs((0, 1, 0.9))
+    plain = decide(recs, found, rule())
+    result = decide(recs, found, rule(), restored={recs["uid"][1], "not-in-this-run"})
+    assert result.kept.equals(plain.kept) and result.dropped.equals(plain.dropped)
+    assert result.stats == plain.stats and result.stats["restored_by_review"] == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 14), share=st.floats(0, 1))
+def test_restoring_rows_only_moves_them_from_dropped_to_kept(seed, n, share):
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, 2)).astype(np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    recs = records(*["x" * int(k) for k in rng.integers(1, 6, size=n)])
+    stored = brute_force_pairs(vectors, 0.6, True)
+    plain = decide(recs, stored, rule(0.6))
+    restored = set(rng.choice(recs["uid"].to_list(), size=int(share * n), replace=False).tolist())
+    result = decide(recs, stored, rule(0.6), restored=restored)
+
+    kept, dropped = result.kept["row_key"].to_list(), result.dropped["row_key"].to_list()
+    assert sorted(kept + dropped) == sorted(recs["row_key"].to_list())  # kept + dropped = input, once each
+    back = plain.dropped.filter(pl.col("uid").is_in(list(restored)))
+    assert set(kept) == set(plain.kept["row_key"].to_list()) | set(back["row_key"].to_list())
+    assert result.dropped.equals(plain.dropped.filter(~pl.col("uid").is_in(list(restored))))
+    assert result.stats["restored_by_review"] == back.height

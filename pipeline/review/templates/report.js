@@ -50,8 +50,28 @@
     save(DATA.run.storage_key, local);
     updateCount();
   }
+  // Dedup verdicts (keep-both / confirm-removal) by "removed_uid:kept_uid", kept like the leak verdicts.
+  var DEDUP_KEY = DATA.run.storage_key + ":dedup";
+  var dlocal = load(DEDUP_KEY, {});
+  if (typeof dlocal !== "object" || dlocal === null || Array.isArray(dlocal)) dlocal = {};
+  var dedupItems = [], dedupByKey = {};
+  DATA.dedup_groups.forEach(function (g, gi) {
+    g.removed.forEach(function (r, ri) {
+      if (r.score === null) return;  // exact duplicates: nothing to judge
+      var item = { g: gi, r: ri, key: r.uid + ":" + g.kept.uid };
+      dedupByKey[item.key] = item;
+    });
+  });
+  Object.keys(dlocal).forEach(function (key) {
+    var item = dedupByKey[key];
+    if (!item) return;
+    var r = DATA.dedup_groups[item.g].removed[item.r];
+    if (r.verdict && r.verdict === dlocal[key].verdict) { delete dlocal[key]; pruned = true; }
+  });
+  save(DEDUP_KEY, dlocal);
   function updateCount() {
-    var n = Object.keys(local).filter(function (key) { return byKey[key]; }).length;
+    var n = Object.keys(local).filter(function (key) { return byKey[key]; }).length
+          + Object.keys(dlocal).filter(function (key) { return dedupByKey[key]; }).length;
     document.getElementById("local-count").textContent = String(n);
   }
 
@@ -136,6 +156,7 @@
     var at = keepCurrent && current !== null ? view.indexOf(pairs[current]) : -1;
     if (at >= 0) { page = Math.floor(at / PER_PAGE); }
     else { page = 0; current = view.length ? view[0].id : null; }
+    document.getElementById("pairs-count").textContent = String(view.length);
     renderList(); renderDetail();
   }
 
@@ -150,7 +171,12 @@
     c3.appendChild(el("div", null, p.benchmark + ":" + p.benchmark_id + "  ·  " + p.row_key));
     c3.appendChild(el("span", "snippet", snippet((DATA.trains[p.row_key] || {}).instruction, 160)));
     tr.appendChild(c1); tr.appendChild(c2); tr.appendChild(c3);
+    tr.tabIndex = 0;  // reachable with Tab; Enter or space opens the pair
+    tr.setAttribute("aria-label", e.category + ", " + e.status + ", cosine " + score(p.cosine) + ", " + p.benchmark + ":" + p.benchmark_id + ", " + p.row_key);
     tr.addEventListener("click", function () { onClick(p); });
+    tr.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); ev.stopPropagation(); onClick(p); }
+    });
     return tr;
   }
   function renderList() {
@@ -161,7 +187,7 @@
     var start = page * PER_PAGE, slice = view.slice(start, start + PER_PAGE);
     slice.forEach(function (p) {
       var tr = pairRow(p, function (q) { select(q.id); });
-      if (p.id === current) tr.className = "current";
+      if (p.id === current) { tr.className = "current"; tr.setAttribute("aria-current", "true"); }
       body.appendChild(tr);
     });
     if (!slice.length) { var tr = el("tr"), td = el("td", "empty-state", "No pairs match these filters."); td.colSpan = 3; tr.appendChild(td); body.appendChild(tr); }
@@ -171,10 +197,12 @@
   }
   function select(id, scroll) {
     current = id;
+    var active = document.activeElement, inList = !!(active && active.closest && active.closest("#pair-list"));
     var at = view.indexOf(pairs[id]);
     if (at >= 0 && Math.floor(at / PER_PAGE) !== page) page = Math.floor(at / PER_PAGE);
     renderList(); renderDetail();
     var row = document.querySelector('#pair-list tr[data-pair="' + id + '"]');
+    if (row && inList) row.focus({ preventScroll: true });  // the list was re-drawn: keep the keyboard in it
     if (row && scroll !== false && row.scrollIntoView) row.scrollIntoView({ block: "nearest" });
   }
   function step(delta) {
@@ -214,6 +242,8 @@
     parent.appendChild(el("div", "label", label));
     var box = el("div", "text" + (text ? "" : " empty"), text ? null : "(empty)");
     box.setAttribute("data-part", part);
+    box.tabIndex = 0;  // a long text scrolls in its box: reachable from the keyboard
+    box.setAttribute("role", "region"); box.setAttribute("aria-label", label);
     if (text) renderMarked(box, text, runs);
     parent.appendChild(box);
     return box;
@@ -233,13 +263,20 @@
     head.appendChild(statusEl(e.status, e.local));
     head.appendChild(el("span", null, "suggested: " + p.suggested + (p.rule ? "  (rule: " + p.rule + ")" : "")));
     head.appendChild(el("span", null, "cosine " + score(p.cosine)));
-    head.appendChild(el("span", null, "action: " + (e.category === p.category ? p.action : actionFor(e.category)) + (e.local ? " (after import)" : "")));
+    if (e.category !== p.category) head.appendChild(el("span", null, "after import: action " + actionFor(e.category)));
     box.appendChild(head);
+    var why = el("p", "why", "Why: " + p.why); why.id = "why";
+    box.appendChild(why);
+    var done = el("p", "outcome " + p.outcome); done.id = "outcome";
+    done.appendChild(el("strong", null, p.outcome));
+    done.appendChild(document.createTextNode(" \u2014 " + p.outcome_text));
+    box.appendChild(done);
 
     var verdicts = el("div", "verdicts");
     CATS.forEach(function (c, i) {
       var b = el("button", c.name + (c.name === e.category ? " selected" : "") + (c.name === p.suggested ? " suggested" : ""));
       b.type = "button";
+      b.setAttribute("aria-pressed", e.verdict && c.name === e.category ? "true" : "false");
       b.setAttribute("data-category", c.name);
       b.appendChild(el("kbd", null, String(i + 1)));
       b.appendChild(document.createTextNode(" " + c.name + (c.name === p.suggested ? " (suggested)" : "")));
@@ -257,13 +294,15 @@
     if (p.stale_reason) box.appendChild(el("div", "stalebox", "Stale: " + p.stale_reason));
     if (p.verdict) box.appendChild(el("div", "ledgerinfo", "Ledger: " + p.verdict + " by " + (p.reviewed_by || "?") + " at " + (p.reviewed_at || "?") + (p.note ? ": " + p.note : "")));
 
-    var note = el("textarea"); note.id = "note"; note.rows = 2; note.placeholder = "note (n)"; note.value = local[p.key] ? (local[p.key].note || "") : (p.note || "");
+    box.appendChild(answerBlock(p, it));
+
+    var note = el("textarea"); note.id = "note"; note.setAttribute("aria-label", "note on this pair"); note.rows = 2; note.placeholder = "note (n)"; note.value = local[p.key] ? (local[p.key].note || "") : (p.note || "");
     note.addEventListener("input", function () { setLocal(p, undefined, note.value); refreshListOnly(); });
     box.appendChild(note);
 
     var controls = el("div", "note");
     controls.appendChild(document.createTextNode("shared n-grams of "));
-    var nsel = el("select"); nsel.id = "ngram-n";
+    var nsel = el("select"); nsel.id = "ngram-n"; nsel.setAttribute("aria-label", "shared n-gram size");
     MARKS.ngram.forEach(function (nb) { var o = el("option", null, nb[0] + " words"); o.value = String(nb[0]); if (nb[0] === ngramN) o.selected = true; nsel.appendChild(o); });
     nsel.addEventListener("change", function () { ngramN = parseInt(nsel.value, 10); renderDetail(); });
     controls.appendChild(nsel);
@@ -290,23 +329,47 @@
     box.appendChild(grid);
 
     box.appendChild(el("h3", null, "Evidence"));
+    var groups = el("div", "evgroups");
+    DATA.evidence_groups.forEach(function (g) {
+      if (g.name === "answer") return;  // shown above, next to the gold answer
+      groups.appendChild(evidenceTable(g, p, g.name === "similarity" ? [["cosine", score(p.cosine), "the embedding cosine the rules read (the higher of stem and stem with options)"]] : []));
+    });
+    box.appendChild(groups);
+  }
+  function evidenceTable(g, p, extra) {
+    var wrap = el("div", "evgroup"); wrap.setAttribute("data-group", g.name);
+    wrap.appendChild(el("div", "label", g.title));
     var table = el("table", "evidence"), tb = el("tbody");
-    var rows = [["cosine", score(p.cosine)]].concat(DATA.evidence_columns.map(function (c, i) { return [c, p.evidence[i]]; }));
+    var rows = extra.concat(g.columns.map(function (i) { var c = DATA.evidence_columns[i]; return [c, p.evidence[i], DATA.evidence_help[c]]; }));
     rows.forEach(function (r) {
-      var tr = el("tr");
-      tr.appendChild(el("td", null, r[0]));
+      var tr = el("tr"), name = el("td", null, r[0].replace(/_/g, " "));
+      if (r[2]) { name.title = r[2]; name.className = "help"; }
+      tr.appendChild(name);
       tr.appendChild(el("td", r[1] === true ? "hi" : null, fmt(r[1])));
       tb.appendChild(tr);
     });
-    table.appendChild(tb);
-    box.appendChild(table);
+    table.appendChild(tb); wrap.appendChild(table);
+    return wrap;
+  }
+  // What the row answers next to the gold answer: the first thing a reviewer checks.
+  function answerBlock(p, it) {
+    var box = el("div", "answerblock"); box.id = "answer-block";
+    var line = el("p", null);
+    line.appendChild(el("span", "label", "gold answer "));
+    line.appendChild(el("strong", null, it.answer || "(none)"));
+    box.appendChild(line);
+    DATA.evidence_groups.forEach(function (g) { if (g.name === "answer") box.appendChild(evidenceTable(g, p, [])); });
+    return box;
   }
   function actionFor(cat) { for (var i = 0; i < CATS.length; i++) if (CATS[i].name === cat) return CATS[i].action; return "keep"; }
   function refreshListOnly() { renderList(); }
   function refreshCurrent() { renderList(); renderDetail(); }
+  function announce(text) { var live = document.getElementById("live"); live.textContent = ""; live.textContent = text; }
   function decide(category) {
     if (current === null) return;
-    setLocal(pairs[current], category);
+    var decided = pairs[current];
+    setLocal(decided, category);
+    announce("Recorded " + category + " for " + decided.benchmark + ":" + decided.benchmark_id + " \u00d7 " + decided.row_key);
     if (ui.advance.checked) {
       var at = view.indexOf(pairs[current]);
       if (at >= 0 && at + 1 < view.length) { select(view[at + 1].id); return; }
@@ -328,10 +391,26 @@
                  note: l.note || "", reviewed_at: l.at, row_key: p.row_key, source: p.source, train_id: p.train_id,
                  benchmark: p.benchmark, benchmark_id: p.benchmark_id });
     });
+    var dedup = [];
+    Object.keys(dlocal).sort().forEach(function (key) {
+      var item = dedupByKey[key];
+      if (!item) return;
+      var g = DATA.dedup_groups[item.g], r = g.removed[item.r];
+      dedup.push({ removed_uid: r.uid, kept_uid: g.kept.uid, verdict: dlocal[key].verdict, stage: g.stage,
+                   row_key: r.row_key, kept_row_key: g.kept.row_key, reviewed_at: dlocal[key].at });
+    });
     return { format: "platypus-curate-verdicts", version: 1, run: DATA.run.name, reviewer: reviewer.value.trim() || null,
-             exported_at: new Date().toISOString(), verdicts: out };
+             exported_at: new Date().toISOString(), verdicts: out, dedup_verdicts: dedup };
   }
   function doExport() {
+    var msg = document.getElementById("export-msg");
+    if (!reviewer.value.trim()) {  // an export without a name cannot be imported: ask for it first
+      reviewer.setAttribute("aria-invalid", "true");
+      msg.textContent = "Enter your name before exporting.";
+      reviewer.focus();
+      return;
+    }
+    reviewer.removeAttribute("aria-invalid"); msg.textContent = "";
     var text = JSON.stringify(exportPayload(), null, 2);
     document.getElementById("export-json").value = text;
     var blob = new Blob([text], { type: "application/json" });
@@ -364,7 +443,31 @@
   }
 
   // -- dedup groups -----------------------------------------------------------------
-  var dPage = 0, dView = [];
+  var dPage = 0, dView = [], dCur = -1;
+  function dedupState(g, r) {
+    var l = dlocal[r.uid + ":" + g.kept.uid];
+    return l ? { verdict: l.verdict, local: true } : { verdict: r.verdict, local: false, by: r.reviewed_by };
+  }
+  function dedupDecide(verdict) {
+    var item = dedupItems[dCur];
+    if (!item) return;
+    if (verdict === null) delete dlocal[item.key];
+    else dlocal[item.key] = { verdict: verdict, at: new Date().toISOString() };
+    save(DEDUP_KEY, dlocal); updateCount();
+    var r = DATA.dedup_groups[item.g].removed[item.r];
+    if (verdict) announce("Recorded " + verdict + " for " + r.row_key);
+    if (verdict && ui.advance.checked && dCur + 1 < dedupItems.length) { dedupStep(1); return; }
+    renderDedup();
+  }
+  function dedupStep(delta) {
+    if (!dedupItems.length) return;
+    dCur = Math.max(0, Math.min(dedupItems.length - 1, dCur + delta));
+    var at = dView.indexOf(dedupItems[dCur].g);
+    dPage = Math.floor(at / GROUPS_PER_PAGE);
+    renderDedup();
+    var row = document.querySelector("#dedup-groups tr.current");
+    if (row && row.scrollIntoView) row.scrollIntoView({ block: "nearest" });
+  }
   var dStage = document.getElementById("d-stage"), dQ = document.getElementById("d-q");
   function dedupFilter() {
     var q = dQ.value.trim().toLowerCase();
@@ -378,6 +481,14 @@
       dView.push(i);
     });
     dView.sort(function (a, b) { return DATA.dedup_groups[b].removed.length - DATA.dedup_groups[a].removed.length || a - b; });
+    dedupItems = [];
+    dView.forEach(function (gi) {
+      DATA.dedup_groups[gi].removed.forEach(function (r, ri) {
+        var key = r.uid + ":" + DATA.dedup_groups[gi].kept.uid;
+        if (dedupByKey[key] && dedupByKey[key].g === gi && dedupByKey[key].r === ri) dedupItems.push(dedupByKey[key]);
+      });
+    });
+    dCur = dedupItems.length ? 0 : -1;
     dPage = 0; renderDedup();
   }
   function renderDedup(focus) {
@@ -395,13 +506,16 @@
       kept.appendChild(el("div", "text", g.kept.text));
       card.appendChild(kept);
       var table = el("table"), head = el("tr"), tb = el("tbody");
-      ["removed row", "source", "cosine", "output chars", "text"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+      ["removed row", "source", "cosine", "output chars", "text", "review"].forEach(function (h) { head.appendChild(el("th", null, h)); });
       var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
       g.removed.forEach(function (r) {
         var tr = el("tr");
         tr.appendChild(el("td", null, r.row_key)); tr.appendChild(el("td", null, r.source));
         tr.appendChild(el("td", "num", r.score === null ? "exact" : score(r.score))); tr.appendChild(el("td", "num", r.output_chars));
         var td = el("td"); td.appendChild(el("div", "text", r.text)); tr.appendChild(td);
+        var cell = dedupCell(g, r);
+        tr.appendChild(cell);
+        if (cell.classList.contains("current")) { tr.className = "current"; tr.setAttribute("aria-current", "true"); }
         tb.appendChild(tr);
       });
       table.appendChild(tb); card.appendChild(table);
@@ -411,6 +525,25 @@
     document.getElementById("d-info").textContent = dView.length ? (start + 1) + "–" + Math.min(dView.length, start + GROUPS_PER_PAGE) + " of " + dView.length + " groups" : "0 groups";
     if (focus !== undefined) { var node = document.getElementById("group-" + focus); if (node) node.scrollIntoView(); }
   }
+  function dedupCell(g, r) {
+    var td = el("td", "dedupreview");
+    var key = r.uid + ":" + g.kept.uid, item = dedupByKey[key];
+    if (!item) { td.appendChild(el("span", "note", r.score === null ? "exact" : "-")); return td; }
+    var at = dedupItems.indexOf(item), st = dedupState(g, r);
+    td.setAttribute("data-dedup", key);
+    if (at === dCur) td.className += " current";
+    var label = st.verdict ? st.verdict + (st.local ? " *" : (st.by ? " (" + st.by + ")" : "")) : "not reviewed";
+    td.appendChild(el("div", "dedupstate", label));
+    [["b", "keep-both", "keep both"], ["a", "confirm-removal", "confirm removal"]].forEach(function (spec) {
+      var b = el("button", "dedupbtn" + (st.verdict === spec[1] ? " selected" : "")); b.type = "button";
+      b.setAttribute("data-verdict", spec[1]);
+      b.setAttribute("aria-pressed", st.verdict === spec[1] ? "true" : "false");
+      b.appendChild(el("kbd", null, spec[0])); b.appendChild(document.createTextNode(" " + spec[2]));
+      b.addEventListener("click", function () { dCur = at; dedupDecide(spec[1]); });
+      td.appendChild(b);
+    });
+    return td;
+  }
   dStage.addEventListener("change", dedupFilter);
   dQ.addEventListener("input", dedupFilter);
   document.getElementById("d-prev").addEventListener("click", function () { dPage--; renderDedup(); });
@@ -419,7 +552,11 @@
   // -- tabs and routing ---------------------------------------------------------------
   function show(tab, keepHash) {
     document.querySelectorAll("section.tab").forEach(function (s) { s.hidden = s.id !== "tab-" + tab; });
-    document.querySelectorAll("nav.tabs a").forEach(function (a) { a.classList.toggle("active", a.getAttribute("data-tab") === tab); });
+    document.querySelectorAll("nav.tabs a").forEach(function (a) {
+      var on = a.getAttribute("data-tab") === tab;
+      a.classList.toggle("active", on);
+      a.setAttribute("aria-selected", on ? "true" : "false");
+    });
     if (!keepHash && location.hash !== "#" + tab) history.replaceState(null, "", "#" + tab);
     activeTab = tab;
   }
@@ -450,6 +587,15 @@
     help: function () { show("help"); }
   };
   CATS.forEach(function (c) { ACTIONS["set:" + c.name] = function () { decide(c.name); }; });
+  ACTIONS["keep-both"] = function () { show("dedup"); };
+  var DEDUP_ACTIONS = {
+    next: function () { dedupStep(1); }, prev: function () { dedupStep(-1); },
+    accept: function () { dedupDecide("confirm-removal"); }, "keep-both": function () { dedupDecide("keep-both"); },
+    clear: function () { dedupDecide(null); },
+    "next-page": function () { dPage++; dCur = -1; renderDedup(); },
+    "prev-page": function () { dPage--; dCur = -1; renderDedup(); },
+    export: doExport, help: function () { show("help"); }
+  };
   // Hotkeys work everywhere but in text fields (as in Label Studio and Argilla): a focused filter
   // <select> or checkbox hands a shortcut key to the page instead of using it (a select would
   // otherwise jump to the option starting with that letter); its own keys (arrows, Enter, space) stay its.
@@ -466,14 +612,15 @@
     var action = DATA.shortcuts[ev.key];
     if (!action || !ACTIONS[action]) return;
     if (target && target !== document.body && target.blur && target.tagName !== "A") target.blur();
+    if (activeTab === "dedup" && DEDUP_ACTIONS[action]) { ev.preventDefault(); DEDUP_ACTIONS[action](); return; }
     var reviewing = activeTab === "pairs";
-    if (!reviewing && action !== "help" && action !== "export" && action !== "search") { show("pairs"); }
+    if (!reviewing && action !== "help" && action !== "export" && action !== "search" && action !== "keep-both") { show("pairs"); }
     if (action === "search") show("pairs");
     ev.preventDefault();
     ACTIONS[action]();
   });
 
-  ["category", "benchmark", "source", "status", "sort"].forEach(function (k) { ui[k].addEventListener("change", function () { refilter(k === "sort"); }); });
+  ["category", "benchmark", "source", "status", "sort"].forEach(function (k) { ui[k].addEventListener("change", function () { refilter(false); }); });
   var timer = null;
   [ui.min, ui.max, ui.q].forEach(function (input) {
     input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(function () { refilter(false); }, 150); });

@@ -10,11 +10,24 @@ Texts are real: GSM8K test questions, their rephrasings from llm-decontaminator 
 are true near-duplicate pairs) and MATH test problems, from ../shared/data; past their ~7.6k,
 texts of 1-4 real sentences joined.
 
-Paths: `torch` (the project's default: plain encode on CPU, the bucketed tokenise-ahead
-fp16 loop on CUDA), `bucketed` (that loop forced, on CPU too), `onnx` and `onnx-int8`
-(ONNX Runtime, CPU only).
+Paths: `auto` (the project's default: ONNX Runtime fp32 on CPU, the bucketed tokenise-ahead
+fp16 loop on CUDA), `torch` (plain encode on CPU, the bucketed loop on CUDA), `bucketed` (that
+loop forced, on CPU too), `onnx` and `onnx-int8` (ONNX Runtime, CPU only).
+
+`--memory N` measures peak memory instead: each variant embeds the same N generated texts
+(1-4 real sentences, as bench/end_to_end.py's corpus, up to the 256-token limit) in chunks of
+2048, as the embedding cache does, in its own child process, so each peak RSS is its own;
+the children run one after another in the same invocation and the table gives each figure
+next to the torch baseline's. Variants: `torch` (plain encode, the baseline), `onnx-before`
+(ONNX Runtime with its default arena and memory patterns, batches of `--batch-size` texts
+whatever their width: the backend as it was) and `onnx` (the backend now: at most
+`ONNX_BATCH_TOKENS` padded tokens per batch, memory patterns off, the arena kept); on
+request (`--variants`) also `onnx-noarena` (the same with the arena off) and `onnx@TOKENS`
+(another budget). The ONNX export runs first, in its own child (once per model and torch
+version, then cached).
 
     .venv/bin/python bench/embed_speed.py --texts 3000 --json reports/bench/embed_speed.json
+    .venv/bin/python bench/embed_speed.py --memory 1024 --json reports/bench/embed_memory.json
 """
 
 from __future__ import annotations
@@ -68,6 +81,107 @@ def real_texts(n: int, data: Path = DATA) -> list[str]:
     return texts[:n]
 
 
+MEMORY_VARIANTS = ("torch", "onnx-before", "onnx")
+
+
+def generated_texts(n: int, seed: int = 0) -> list[str]:
+    """1-4 real sentences joined (1 most often): the lengths of bench/end_to_end.py's corpus."""
+    import random
+
+    from bench.end_to_end import sentence_pool
+
+    rng, pool = random.Random(seed), sentence_pool(DATA)
+    return [" ".join(rng.choice(pool) for _ in range(rng.choice((1, 1, 2, 3, 4)))) for _ in range(n)]
+
+
+def memory_child(variant: str, n: int, batch_size: int, vectors_out: str) -> dict:
+    """One variant, in this (child) process: load, embed n texts in cache-sized chunks, report."""
+    from pipeline.embed.encode import OnnxRunner
+
+    started = time.perf_counter()
+    variant, _, budget = variant.partition("@")  # onnx@4096: another token budget, to compare
+    backend = "torch" if variant == "torch" else "onnx"
+    embedder = SentenceTransformerEmbedder(EmbeddingConfig(device="cpu", backend=backend, batch_size=batch_size))
+    if variant in ("onnx-before", "onnx-noarena"):  # a second session replaces the first (~0.1 GB counted)
+        path, threads = embedder.runner.path, embedder.runner.threads
+        embedder.runner = None
+        if variant == "onnx-before":  # the runner as it was: ONNX Runtime's default arena and memory patterns
+            embedder.runner = OnnxRunner(path, threads=threads, mem_pattern=True)
+            embedder.max_tokens = None  # and batches of batch_size texts whatever their width
+        else:  # the budget, with plain malloc instead of ONNX Runtime's arena
+            embedder.runner = OnnxRunner(path, threads=threads, arena=False)
+    if budget:
+        embedder.max_tokens = int(budget)
+    loaded_s, loaded_rss = time.perf_counter() - started, peak_rss_mb()
+    texts = generated_texts(n)
+    start = time.perf_counter()
+    vectors = np.concatenate([embedder.encode(texts[i : i + 2048]) for i in range(0, n, 2048)])
+    seconds = time.perf_counter() - start
+    np.save(vectors_out, vectors)
+    return {
+        "variant": variant + (f"@{budget}" if budget else ""),
+        "fingerprint": embedder.fingerprint,
+        "load_s": loaded_s,
+        "rss_after_load_mb": loaded_rss,
+        "peak_rss_mb": peak_rss_mb(),
+        "seconds": seconds,
+        "texts_per_s": n / seconds,
+    }
+
+
+def memory_table(n: int, batch_size: int, json_path: str | None, variants=MEMORY_VARIANTS) -> dict:
+    """Each variant in a child process, one after another; ratios against the torch child."""
+    import subprocess
+    import tempfile
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        children = [("export", 0)] + [(variant, n) for variant in variants]
+        for variant, count in children:
+            out = Path(tmp) / f"{variant}.json"
+            command = [sys.executable, __file__, "--child", variant, "--memory", str(count)]
+            command += ["--batch-size", str(batch_size), "--child-out", str(out)]
+            subprocess.run(command, check=True)
+            rows[variant] = json.loads(out.read_text())
+            if count:
+                rows[variant]["vectors"] = str(out.with_suffix(".npy"))
+        base = np.load(rows["torch"].pop("vectors"))
+        for variant in variants[1:]:
+            vectors = np.load(rows[variant].pop("vectors"))
+            rows[variant]["max_abs_diff_to_torch"] = float(np.abs(vectors - base).max())
+    words = [len(t.split()) for t in generated_texts(n)]
+    torch_row = rows["torch"]
+    print(
+        f"\n{n} generated texts, {min(words)}-{max(words)} words (median {int(np.median(words))}), "
+        f"chunks of 2048, batch size {batch_size}, one child process per row; {describe_device()['name']}"
+    )
+    print(
+        "| variant | texts/s | vs torch | peak RSS | vs torch | RSS after load | max abs diff to torch |\n"
+        "|---|---:|---:|---:|---:|---:|---:|"
+    )
+    print(f"| onnx export (once per model) | - | - | {rows['export']['peak_rss_mb']:.0f} MB | - | - | - |")
+    for variant in variants:
+        row = rows[variant]
+        row["rate_vs_torch"] = row["texts_per_s"] / torch_row["texts_per_s"]
+        row["rss_vs_torch"] = row["peak_rss_mb"] / torch_row["peak_rss_mb"]
+        diff = row.get("max_abs_diff_to_torch")
+        print(
+            f"| {variant} | {row['texts_per_s']:.1f} | {row['rate_vs_torch']:.2f}x | {row['peak_rss_mb']:.0f} MB | "
+            f"{row['rss_vs_torch']:.2f}x | {row['rss_after_load_mb']:.0f} MB | "
+            f"{'-' if diff is None else f'{diff:.1e}'} |"
+        )
+    report = {
+        "benchmark": "embed_memory",
+        "device": describe_device(),
+        "texts": n,
+        "words": {"min": min(words), "median": float(np.median(words)), "max": max(words)},
+        "batch_size": batch_size,
+        "results": rows,
+    }
+    write_json(json_path, report)
+    return report
+
+
 def pair_set(vectors: np.ndarray, threshold: float) -> set[tuple[int, int]]:
     pairs = range_pairs(vectors, threshold=threshold, backend="torch")
     return set(zip(pairs.left.tolist(), pairs.right.tolist()))
@@ -83,11 +197,31 @@ def timed(encode, texts) -> tuple[np.ndarray, float]:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--texts", type=int, default=3000)
-    parser.add_argument("--paths", default="torch,bucketed,onnx,onnx-int8")
+    parser.add_argument("--paths", default="auto,torch,bucketed,onnx,onnx-int8")
     parser.add_argument("--batch-size", type=int, default=128, help="the project's batch size")
     parser.add_argument("--threshold", type=float, default=0.8)
     parser.add_argument("--json")
+    parser.add_argument("--memory", type=int, help="peak RSS of each variant on this many generated texts")
+    parser.add_argument(
+        "--variants", help="with --memory: torch first, then onnx-before, onnx, onnx@TOKENS (another budget)"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child == "export":  # the ONNX export alone (a no-op when cached), for its own peak RSS
+        SentenceTransformerEmbedder(EmbeddingConfig(device="cpu", backend="onnx"))
+        Path(args.child_out).write_text(json.dumps({"variant": "export", "peak_rss_mb": peak_rss_mb()}))
+        return {}
+    if args.child:
+        vectors_out = str(Path(args.child_out).with_suffix(".npy"))
+        row = memory_child(args.child, args.memory, args.batch_size, vectors_out)
+        Path(args.child_out).write_text(json.dumps(row))
+        return row
+    if args.memory:
+        variants = tuple(args.variants.split(",")) if args.variants else MEMORY_VARIANTS
+        if variants[0] != "torch":
+            parser.error("--variants starts with torch, the baseline")
+        return memory_table(args.memory, args.batch_size, args.json, variants)
 
     import torch
     from sentence_transformers import SentenceTransformer
@@ -115,7 +249,8 @@ def main(argv=None) -> dict:
     for path in [p for p in args.paths.split(",") if p]:
         if path.startswith("onnx") and cuda:
             continue  # ONNX Runtime here is the CPU path
-        config = EmbeddingConfig(batch_size=args.batch_size, backend=path if path.startswith("onnx") else "torch")
+        backend = path if path.startswith("onnx") or path == "auto" else "torch"
+        config = EmbeddingConfig(batch_size=args.batch_size, backend=backend)
         embedder = SentenceTransformerEmbedder(config)
         if path == "bucketed":
             runner = TorchRunner(embedder.model, embedder.device)

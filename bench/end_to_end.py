@@ -9,12 +9,21 @@ changed; 1% leaked benchmark items), a run config, and runs `curate run` in a su
 
 Recorded per run: wall time, and the peak resident memory of the largest process the run
 started (ru_maxrss over children). The baseline for the ratio is the cold run: warm / cold.
+
+Scaling tables (issue 17, part 4): `--search exact,hnsw` runs each size with
+`dedup.semantic.search = "torch"` (exact) and `"hnsw"`, `--contamination on,off` with and
+without the contamination stage; every combination gets its own state directory, so each
+cold run is cold. Sizes that `--max-seconds` rules out are projected from the two largest
+measured sizes of the same combination, t(N) = t(N2) * (N / N2)^k with
+k = log(t(N2) / t(N1)) / log(N2 / N1), printed as such and marked "projected".
 The benchmarks are the demo benchmark (150 items) by default; `--benchmarks builtin7` uses
 the seven built-ins' local copies under ../shared/data (~34k items; embedding them cold
 takes about 55 min on a 2-core CPU, once, then they are cached in the state directory).
 
     .venv/bin/python bench/end_to_end.py --sizes 10000 \
         --json reports/bench/end_to_end.json --plot reports/bench/end_to_end.svg
+    .venv/bin/python bench/end_to_end.py --sizes 10000,100000,1000000 --search exact,hnsw \
+        --contamination on,off --max-seconds 3600 --json reports/bench/scaling.json
 """
 
 from __future__ import annotations
@@ -80,19 +89,25 @@ def write_corpus(path: Path, n: int, seed: int = 0) -> None:
             fh.write(json.dumps(row) + "\n")
 
 
-def write_config(path: Path, corpus: Path, benchmarks: str, backend: str) -> None:
+SEARCH = {"exact": "torch", "hnsw": "hnsw"}  # --search name: dedup.semantic.search
+
+
+def write_config(
+    path: Path, corpus: Path, benchmarks: str, backend: str, search: str = "exact", contamination: bool = True
+) -> None:
     if benchmarks == "demo":
-        contamination = (
+        benchmark_lines = (
             f'data_root = "{DEMO_BENCH.parent}"\n'
             'benchmarks = [{ name = "demo_bench", path = "demo_benchmark.jsonl", fields = { question = "question", '
             'choices = "choices", answer = "answer", answer_is = "text", id = "id", subject = "subject", '
             'solution = "solution" } }]\n'
         )
     else:  # every built-in, from the local copies
-        contamination = f'data_root = "{DATA}"\n'
+        benchmark_lines = f'data_root = "{DATA}"\n'
     path.write_text(
-        f'name = "bench-{corpus.stem}"\n\n[embedding]\nbackend = "{backend}"\n\n[dedup.semantic]\nmin_cosine = 0.8\n\n'
-        f"[contamination]\nenabled = true\n{contamination}\n"
+        f'name = "bench-{corpus.stem}"\n\n[embedding]\nbackend = "{backend}"\n\n'
+        f'[dedup.semantic]\nmin_cosine = 0.8\nsearch = "{SEARCH[search]}"\n\n'
+        f"[contamination]\nenabled = {str(contamination).lower()}\n{benchmark_lines}\n"
         f'[[sources]]\nname = "generated"\nlicense = "MIT"\n\n[sources.local]\npath = "{corpus}"\n\n'
         '[sources.fields]\ninstruction = "instruction"\noutput = "output"\nid = "id"\n',
         encoding="utf-8",
@@ -140,6 +155,41 @@ def run_once(config: Path, out: Path, state: Path) -> dict:
     if int(rc) != 0:
         raise RuntimeError(f"curate run exited {rc}:\n{done.stderr[-4000:]}")
     return {"seconds": float(seconds), "peak_rss_mb": int(maxrss_kib) / 1024}
+
+
+def projected(measured: list[dict], n: int) -> dict | None:
+    """Cold and warm seconds at `n` from the two largest measured sizes below it (power law), or None."""
+    import math
+
+    below = sorted((r for r in measured if r["n"] < n and "projected" not in r), key=lambda r: r["n"])[-2:]
+    if len(below) < 2:
+        return None
+    (a, b), out = below, {"projected": True}
+    parts = []
+    for kind in ("cold", "warm"):
+        k = math.log(b[kind]["seconds"] / a[kind]["seconds"]) / math.log(b["n"] / a["n"])
+        seconds = b[kind]["seconds"] * (n / b["n"]) ** k
+        out[kind] = {"seconds": seconds, "peak_rss_mb": None, "exponent": k}
+        parts.append(f"{kind} {seconds:.0f} s = {b[kind]['seconds']:.1f} s * ({n} / {b['n']})^{k:.2f}")
+    out["formula"] = "; ".join(parts)
+    return out
+
+
+def print_table(runs: list[dict]) -> None:
+    """One row per size and combination; warm next to its cold baseline, projections marked."""
+    print("\n| rows | search | contamination | cold | cold peak RSS | warm | warm peak RSS | warm / cold |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|")
+    for r in runs:
+        mark = " (projected)" if r.get("projected") else ""
+
+        def mem(kind):
+            return "-" if r[kind]["peak_rss_mb"] is None else f"{r[kind]['peak_rss_mb'] / 1024:.2f} GB"
+
+        cold, warm = r["cold"]["seconds"], r["warm"]["seconds"]
+        print(
+            f"| {r['n']:,} | {r['search']} | {r['contamination']} | {cold:.1f} s{mark} | {mem('cold')} "
+            f"| {warm:.1f} s{mark} | {mem('warm')} | {warm / cold:.2f} |"
+        )
 
 
 def svg_plot(runs: list[dict], path: Path, device: str) -> None:
@@ -197,7 +247,12 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000")
     parser.add_argument("--benchmarks", choices=["demo", "builtin7"], default="demo")
-    parser.add_argument("--backend", default="torch", help="embedding.backend: torch, onnx, onnx-int8")
+    parser.add_argument("--backend", default="auto", help="embedding.backend: auto, torch, onnx, onnx-int8")
+    parser.add_argument("--search", default="exact", help="comma list of exact, hnsw (dedup.semantic.search)")
+    parser.add_argument("--contamination", default="on", help="comma list of on, off")
+    parser.add_argument(
+        "--max-seconds", type=float, help="skip a size whose projected cold run exceeds this; project it instead"
+    )
     parser.add_argument("--workdir", help="keep corpora, runs and caches here (default: a temp folder)")
     parser.add_argument("--json")
     parser.add_argument("--plot", help="SVG path for wall time vs N")
@@ -208,19 +263,32 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
+        combos = [(search, mode) for search in args.search.split(",") for mode in args.contamination.split(",")]
         for n in [int(s) for s in args.sizes.split(",")]:
-            corpus, config = work / f"corpus-{n}.jsonl", work / f"config-{n}.toml"
+            corpus = work / f"corpus-{n}.jsonl"
             write_corpus(corpus, n)
-            write_config(config, corpus, args.benchmarks, args.backend)
-            out, state = work / f"run-{n}", work / f"state-{n}"
-            cold = run_once(config, out, state)
-            warm = run_once(config, out, state)
-            row = {"n": n, "cold": cold, "warm": warm, "warm_over_cold": warm["seconds"] / cold["seconds"]}
-            runs.append(row)
-            print(
-                f"n={n:>8}  cold {cold['seconds']:7.1f} s ({cold['peak_rss_mb']:.0f} MB)  "
-                f"warm {warm['seconds']:6.1f} s ({warm['peak_rss_mb']:.0f} MB)  warm/cold {row['warm_over_cold']:.2f}"
-            )
+            for search, mode in combos:
+                tag = f"{n}-{search}-contamination-{mode}"
+                measured = [r for r in runs if (r["search"], r["contamination"]) == (search, mode) and "cold" in r]
+                guess = projected(measured, n)
+                if args.max_seconds and guess and guess["cold"]["seconds"] > args.max_seconds:
+                    runs.append({"n": n, "search": search, "contamination": mode, **guess})
+                    print(f"n={n:>8} {search:5s} contamination {mode:3s}: projected {guess['formula']}")
+                    continue
+                config = work / f"config-{tag}.toml"
+                write_config(config, corpus, args.benchmarks, args.backend, search, mode == "on")
+                out, state = work / f"run-{tag}", work / f"state-{tag}"
+                cold = run_once(config, out, state)
+                warm = run_once(config, out, state)
+                row = {"n": n, "search": search, "contamination": mode, "cold": cold, "warm": warm}
+                row["warm_over_cold"] = warm["seconds"] / cold["seconds"]
+                runs.append(row)
+                print(
+                    f"n={n:>8} {search:5s} contamination {mode:3s}: cold {cold['seconds']:7.1f} s "
+                    f"({cold['peak_rss_mb']:.0f} MB)  warm {warm['seconds']:6.1f} s ({warm['peak_rss_mb']:.0f} MB)  "
+                    f"warm/cold {row['warm_over_cold']:.2f}"
+                )
+    print_table(runs)
     report = {
         "benchmark": "end_to_end",
         "device": device,
@@ -229,8 +297,9 @@ def main(argv=None) -> dict:
         "runs": runs,
     }
     write_json(args.json, report)
-    if args.plot and runs:
-        svg_plot(runs, Path(args.plot), device["name"])
+    plotted = [r for r in runs if "projected" not in r and (r["search"], r["contamination"]) == combos[0]]
+    if args.plot and plotted:
+        svg_plot(plotted, Path(args.plot), device["name"])
     return report
 
 

@@ -42,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from pipeline.models.prompt import IGNORE, TokenizedExample, collate, pack_examples, tokenize_records  # noqa: E402
-from pipeline.training.dataset import read_alpaca  # noqa: E402
 
 SHAPES = {  # Llama-family shapes of public models, random weights
     "1b": dict(
@@ -91,6 +90,8 @@ def example_lengths(
     rng = random.Random(seed)
     if dataset and tokenizer:
         from transformers import AutoTokenizer
+
+        from pipeline.training.dataset import read_alpaca  # here: it pulls polars, absent on the GPU image
 
         rows = read_alpaca(Path(dataset))
         examples, _ = tokenize_records(AutoTokenizer.from_pretrained(tokenizer), rows, cutoff_len=10**9)
@@ -195,20 +196,25 @@ def run_path(shape, seq, path, micro, gc, args, device, dtype, examples) -> dict
     }
 
 
-def attempts(path: str, shape: str, seq: int, smoke: bool) -> list[tuple[int, bool]]:
-    """(micro-batch, gradient checkpointing) to try in order until one fits in memory."""
+def attempts(path: str, shape: str, seq: int, smoke: bool, checkpoint: bool = False) -> list[tuple[int, bool]]:
+    """(micro-batch, gradient checkpointing) to try in order until one fits in memory.
+
+    `checkpoint`: start with gradient checkpointing on (both paths, so they compare alike)."""
     if smoke:
-        return [(2, False)]
+        return [(2, checkpoint)]
     if path == "baseline":
-        return [(4, False), (4, True), (2, True), (1, True)]
-    rows = max(1, 8192 // seq) if shape == "1b" else max(1, 4096 // seq)  # about 8k / 4k tokens per micro-batch
-    return [(rows, False), (rows, True), (max(1, rows // 2), True), (1, True)]
+        tries = [(4, False), (4, True), (2, True), (1, True)]
+    else:
+        rows = max(1, 8192 // seq) if shape == "1b" else max(1, 4096 // seq)  # about 8k / 4k tokens per micro-batch
+        tries = [(rows, False), (rows, True), (max(1, rows // 2), True), (1, True)]
+    return [t for t in tries if t[1]] if checkpoint else tries
 
 
 def measure(shape, seq, path, args, device, dtype, examples) -> dict:
     import gc as garbage
 
-    for micro, gc in attempts(path, shape, seq, args.smoke):
+    checkpoint = shape in args.checkpoint.split(",") or (args.smoke and bool(args.checkpoint))
+    for micro, gc in attempts(path, shape, seq, args.smoke, checkpoint):
         failed = False
         try:
             return run_path(shape, seq, path, micro, gc, args, device, dtype, examples)
@@ -257,6 +263,9 @@ def main(argv: list[str] | None = None) -> dict:
         "--dataset", help="Alpaca file whose token lengths drive the example stream (with --tokenizer)"
     )
     parser.add_argument("--tokenizer", help="tokenizer folder for --dataset")
+    parser.add_argument(
+        "--checkpoint", default="", help="shapes (e.g. 7b) run with gradient checkpointing from the start"
+    )
     parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak, if not recognised")
     parser.add_argument(
         "--smoke", action="store_true", help="tiny shape on CPU in fp32, seconds: checks the script runs"

@@ -261,10 +261,13 @@ class EmbeddingConfig(Strict):
     batch_size: int = Field(128, gt=0)
     max_seq_length: int | None = Field(None, gt=0)
     fp16_on_cuda: bool = True
+    # auto: the fastest exact path of the device (pipeline.embed.embedder.resolve_backend): torch on
+    # CUDA, onnx on CPU (torch where ONNX Runtime is missing or the model is not mean-pooled).
     # torch: the sentence-transformers model (on CUDA through the bucketed, tokenise-ahead loop of
     # pipeline/embed/encode.py); onnx / onnx-int8: the same model exported to ONNX Runtime, CPU only,
-    # int8 with dynamic quantisation. Each backend's vectors have their own cache fingerprint.
-    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    # int8 with dynamic quantisation. Each backend's vectors have their own cache fingerprint,
+    # that of the backend `auto` resolved to.
+    backend: Literal["auto", "torch", "onnx", "onnx-int8"] = "auto"
     # Texts are embedded in chunks of this many (longest first), each written to the cache
     # as it finishes: the unit of resume and of sharding. A text's vector can differ in its
     # last bits with the batch it was embedded in, so the chunking is part of the config.
@@ -272,7 +275,7 @@ class EmbeddingConfig(Strict):
 
     @model_validator(mode="after")
     def _onnx_on_cpu(self) -> EmbeddingConfig:
-        if self.backend != "torch" and self.device == "cuda":
+        if self.backend not in ("auto", "torch") and self.device == "cuda":
             raise ValueError(f"backend = {self.backend!r} runs on CPU; use backend 'torch' with device 'cuda'")
         return self
 

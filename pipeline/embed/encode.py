@@ -7,7 +7,9 @@ the forward pass, so the device waits for the tokenizer and the tokenizer for th
 - tokenises in a background thread, a few batches ahead of the model (the fast tokenizer
   releases the GIL, so this overlaps with the forward pass);
 - sorts texts by token count and cuts batches from the sorted order, so each batch is
-  padded only to its own longest text (little padding, no wasted attention);
+  padded only to its own longest text (little padding, no wasted attention); with a token
+  budget, a batch also holds at most `max_tokens` padded tokens, so long texts come in
+  smaller batches and the activations (attention grows as rows x width^2) stay bounded;
 - hands the runner int64 numpy arrays; the CUDA runner copies them from pinned memory
   with non-blocking transfers and runs the model in fp16.
 
@@ -15,6 +17,13 @@ Two runners: `TorchRunner` (the sentence-transformers model itself: transformer,
 pooling, normalise) and `OnnxRunner` (the same graph exported to ONNX, run by ONNX
 Runtime on CPU, optionally with int8 dynamic quantisation; see `export_onnx`).
 Vectors are float32 unit vectors in input order.
+
+Memory of the ONNX path: ONNX Runtime materialises each layer's attention scores (rows x 12
+heads x width^2 floats: 403 MB for 128 texts of 256 tokens, several alive at once), where
+torch's SDPA never holds them, and its CPU arena keeps the largest footprint any batch
+reached. With batches of 128 texts whatever their width, 512 generated texts peaked at
+3.4 GB RSS against 1.2 GB for torch (the 5.8 GB of a cold 10k run). The embedder therefore
+gives the ONNX runner a token budget (`ONNX_BATCH_TOKENS`): 0.9 GB on the same texts.
 """
 
 from __future__ import annotations
@@ -29,13 +38,25 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.io.atomic import atomic_path
+ONNX_BATCH_TOKENS = 2048  # padded tokens per ONNX batch: 8 texts at width 256, the full 128 up to width 16
 
 
-def length_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Positions grouped into batches of similar token count, longest first."""
+def length_batches(lengths: np.ndarray, batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:
+    """Positions grouped into batches of similar token count, longest first.
+
+    A batch holds at most `batch_size` texts and, with `max_tokens`, at most that many padded
+    tokens (its rows times its longest text; a single text longer than the budget is a batch
+    of one)."""
     order = np.argsort(-lengths, kind="stable")
-    return [order[i : i + batch_size] for i in range(0, order.shape[0], batch_size)]
+    if max_tokens is None:
+        return [order[i : i + batch_size] for i in range(0, order.shape[0], batch_size)]
+    batches, start = [], 0
+    while start < order.shape[0]:
+        width = max(int(lengths[order[start]]), 1)  # longest first: the batch's first text sets its width
+        rows = max(1, min(batch_size, max_tokens // width))
+        batches.append(order[start : start + rows])
+        start += rows
+    return batches
 
 
 def _pad(ids: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -57,8 +78,11 @@ def encode_bucketed(
     batch_size: int,
     chunk: int = 8192,
     prefetch: int = 4,
+    max_tokens: int | None = None,
 ) -> np.ndarray:
-    """Embed `texts` with `run(input_ids, attention_mask) -> unit vectors`, tokenising ahead of it."""
+    """Embed `texts` with `run(input_ids, attention_mask) -> unit vectors`, tokenising ahead of it.
+
+    Texts are tokenised `chunk` at a time, and batched within a chunk (`length_batches`)."""
     out = np.empty((len(texts), dim), dtype=np.float32)
     if not texts:
         return out
@@ -71,7 +95,9 @@ def encode_bucketed(
             for start in range(0, len(texts), chunk):
                 part = [str(text).strip() for text in texts[start : start + chunk]]  # as sentence-transformers does
                 ids = tokenizer(part, truncation=True, max_length=max_length, add_special_tokens=True)["input_ids"]
-                for positions in length_batches(np.fromiter(map(len, ids), np.int64, len(ids)), batch_size):
+                for positions in length_batches(
+                    np.fromiter(map(len, ids), np.int64, len(ids)), batch_size, max_tokens
+                ):
                     batches.put((positions + start, prepare(*_pad([ids[p] for p in positions], pad_id))))
         except BaseException as error:  # surfaced on the calling thread
             failure.append(error)
@@ -153,6 +179,8 @@ def export_onnx(st_model, identity: str, quantize: bool, folder: Path | None = N
     """The model as ONNX (mean-pooled and normalised), exported once per model identity and kept."""
     import torch
 
+    from pipeline.io.atomic import atomic_path  # here, not at the top: pipeline.io pulls polars
+
     modules = [type(module).__name__ for module in st_model]
     pooling = st_model[1] if len(modules) > 1 else None
     # sentence-transformers 6 names the mode; 5 has one flag per mode.
@@ -192,14 +220,27 @@ def export_onnx(st_model, identity: str, quantize: bool, folder: Path | None = N
 
 
 class OnnxRunner:
-    def __init__(self, path: Path, threads: int | None = None):
+    """An ONNX Runtime CPU session of the exported graph.
+
+    `arena`: ONNX Runtime's CPU memory arena, which keeps the largest footprint any batch
+    needed. With batches bounded by a token budget that footprint is bounded too, and the
+    arena then peaks lower and more steadily than plain malloc (measured: docs/performance.md),
+    so it stays on by default. Memory patterns are off: they are planned per input shape, and
+    length-bucketed batches come in many shapes."""
+
+    def __init__(self, path: Path, threads: int | None = None, arena: bool = True, mem_pattern: bool = False):
         import onnxruntime as ort
 
+        self.path, self.threads = Path(path), threads
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's default (one per core)
+        options.inter_op_num_threads = 1  # one graph at a time: the ops run in sequence anyway
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.enable_cpu_mem_arena = arena
+        options.enable_mem_pattern = mem_pattern
         # Spinning worker threads stall badly when another process holds a core (as OpenMP's do).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -73,3 +73,16 @@ def test_an_older_shard_without_a_checksum_still_reads(tmp_path):
     embedder = Counting()
     assert EmbeddingCache(tmp_path, embedder).encode(TEXTS).tolist() == [[1.0] * 3] * 3
     assert embedder.encoded == []
+
+
+def test_a_stem_and_its_stem_with_options_that_coincide_are_embedded_once(tmp_path):
+    """The contamination step embeds benchmark stems, then stems with their options; where an
+    item has no options the two texts are the same, and the cache embeds it once."""
+    embedder = Counting()
+    cache = EmbeddingCache(tmp_path, embedder, chunk_size=2)
+    stems = ["What is 2 + 2?", "Name a noble gas.", "What is 2 + 2?"]
+    full = ["What is 2 + 2?", "Name a noble gas.\nA. neon\nB. iron"]
+    first, second = cache.encode(stems), cache.encode(full)
+    assert sorted(embedder.encoded) == sorted({*stems, *full})
+    np.testing.assert_array_equal(first[0], second[0])
+    assert cache.counts() == {"cache_hits": 1, "computed": 1}

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from typer.exceptions import Abort, TyperException
 
-from pipeline.cli import compare, lock, report, review, self_teach, serve, train
+from pipeline.cli import compare, index, lock, report, review, self_teach, serve, train
 from pipeline.cli.common import (
     DEBUG_HINT,
     debug_enabled,
@@ -210,6 +210,9 @@ def check(
         None, "--data-root", help="Folder with the built-ins' local files (shared/data layout)."
     ),
     state_dir: Path | None = typer.Option(None, "--state-dir", help="Cache folder kept between runs."),
+    index: Path | None = typer.Option(
+        None, "--index", help="A benchmark index folder (`curate index build`): embed only what it lacks."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars; warnings and errors only."),
 ) -> None:
     """Check a training file against benchmark test sets: leaks found, classified, with evidence."""
@@ -224,6 +227,9 @@ def check(
         cfg, lock_notes = with_lock(cfg, config) if config else (cfg, [])  # the config's lock pins its benchmarks
         if state_dir:
             cfg = cfg.model_copy(update={"state_dir": str(state_dir.resolve())})
+        if index:
+            contamination = cfg.contamination.model_copy(update={"index": str(index.resolve())})
+            cfg = cfg.model_copy(update={"contamination": contamination})
     except ConfigError as exc:
         fail(exc.lines, 2)
     except ValueError as exc:
@@ -267,6 +273,7 @@ train.register(app)
 app.command("self-teach")(self_teach.self_teach)
 app.add_typer(review.review_app, name="review")
 app.add_typer(report.report_app, name="report")
+app.add_typer(index.index_app, name="index")
 
 
 def main(args: list[str] | None = None) -> None:

@@ -366,6 +366,9 @@ class ContaminationConfig(Strict):
     # English are matched against the benchmarks with a multilingual model as well. It embeds the
     # benchmarks with it only when the run has such a prompt.
     cross_lingual: bool = True
+    # A benchmark index folder (`curate index build`): the benchmarks' vectors built once and shared;
+    # only the texts it lacks are embedded. Relative to the config's folder; ${VAR}s expand.
+    index: str | None = None
     judge: JudgeConfig | None = None  # optional; off unless configured
     actions: dict[LeakCategory, CategoryAction] = Field(default_factory=_default_actions)
 

@@ -19,12 +19,14 @@ optional judge, applies the reviewers' verdicts and the per-category actions, an
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from pipeline.config.run_config import RunConfig, config_from_dict, expand_env
+from pipeline.config.run_config import ContaminationConfig, RunConfig, config_from_dict, expand_env
+from pipeline.contamination.benchmark_index import load_index
 from pipeline.contamination.benchmarks import BUILTIN_BENCHMARKS, benchmark_specs, load_benchmark
 from pipeline.contamination.candidates import tail_vectors
 from pipeline.contamination.check import (
@@ -52,9 +54,16 @@ log = logging.getLogger(__name__)
 
 
 def load_all_benchmarks(config: RunConfig) -> pl.DataFrame:
-    root_text = expand_env(config.contamination.data_root)
-    root = config.resolve_path(root_text) if root_text else None
-    frames = [load_benchmark(spec, root) for spec in benchmark_specs(config.contamination, config.prefer)]
+    return load_benchmark_set(config.contamination, config.prefer, config.resolve_path)
+
+
+def load_benchmark_set(
+    contamination: ContaminationConfig, prefer: str, resolve: Callable[[str], Path]
+) -> pl.DataFrame:
+    """Every benchmark `contamination` names, in one frame; `resolve` makes its paths absolute."""
+    root_text = expand_env(contamination.data_root)
+    root = resolve(root_text) if root_text else None
+    frames = [load_benchmark(spec, root) for spec in benchmark_specs(contamination, prefer)]
     return pl.concat(frames) if frames else pl.DataFrame()
 
 
@@ -73,10 +82,14 @@ def leak_scores(config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutput
     benchmarks = load_all_benchmarks(config)
     log.info("contamination: %d training rows against %d benchmark items", records.height, benchmarks.height)
     cache = embedding_cache(config.embedding, config.state_path())
+    encode, index = cache.encode, None
+    if config.contamination.index:  # vectors built once by `curate index build`; only what it lacks is embedded
+        index = load_index(config.resolve_path(config.contamination.index), cache.embedder.fingerprint)
+        encode = index.encoder(cache.encode)
     with progress("embedding benchmarks", 2 * benchmarks.height, unit="texts") as advance:
-        stems = cache.encode(benchmarks["question"].to_list(), progress=advance)
-        full = cache.encode(benchmarks["question_with_choices"].to_list(), progress=advance)
-    tails = tail_vectors(benchmarks, cache.encode, stems.shape[1])  # question lines of passage-based items
+        stems = encode(benchmarks["question"].to_list(), progress=advance)
+        full = encode(benchmarks["question_with_choices"].to_list(), progress=advance)
+    tails = tail_vectors(benchmarks, encode, stems.shape[1])  # question lines of passage-based items
     multilingual = None
     if config.contamination.cross_lingual:  # prompts that do not read as English, with a multilingual model
 
@@ -94,7 +107,10 @@ def leak_scores(config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutput
         "benchmarks": {name: int(n) for name, n in benchmarks.group_by("benchmark").len().iter_rows()},
         "benchmark_embeddings": cache.describe(),
         "cross_lingual_rows": cross_lingual_rows,  # prompts also matched with the multilingual model
-        "run": {"benchmark_embeddings": cache.counts()},
+        "run": {
+            "benchmark_embeddings": cache.counts(),
+            **({"benchmark_index": {"folder": str(index.folder), "hits": index.hits}} if index else {}),
+        },
     }
     return finish_step(run_dir, "leak_scores", {"scores": write_parquet(run_dir.leak_scores, scored)}, stats)
 
@@ -134,16 +150,9 @@ def contamination(config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutp
     return write_stage_result(run_dir, result, records.height, outputs)
 
 
-def check_config(
-    train_file: Path,
-    benchmarks: list[str],
-    base: RunConfig | None = None,
-    data_root: str | None = None,
-    shape: str | None = None,
-) -> RunConfig:
-    """The RunConfig that `curate check` runs: the file as the only source, no filter, no dedup.
-    `shape` names the file's layout (`check_input.SHAPES`); None detects it from the first rows."""
-    data = base.model_dump(mode="json") if base is not None else {}
+def contamination_options(benchmarks: list[str], data: dict, data_root: str | None) -> dict:
+    """The [contamination] section for `--benchmark NAME[=PATH]` options over a config's `data`:
+    enabled, those built-ins (all when none is named), `data_root` resolved."""
     specs = []
     for item in benchmarks:
         name, _, path = item.partition("=")
@@ -161,6 +170,20 @@ def check_config(
         contamination["benchmarks"] = specs
     if data_root is not None:
         contamination["data_root"] = str(Path(data_root).resolve())
+    return contamination
+
+
+def check_config(
+    train_file: Path,
+    benchmarks: list[str],
+    base: RunConfig | None = None,
+    data_root: str | None = None,
+    shape: str | None = None,
+) -> RunConfig:
+    """The RunConfig that `curate check` runs: the file as the only source, no filter, no dedup.
+    `shape` names the file's layout (`check_input.SHAPES`); None detects it from the first rows."""
+    data = base.model_dump(mode="json") if base is not None else {}
+    contamination = contamination_options(benchmarks, data, data_root)
     fmt = "json" if train_file.suffix.lower() == ".json" else "jsonl"
     data.update(
         {

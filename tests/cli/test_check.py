@@ -239,3 +239,38 @@ def test_a_translated_item_is_found_by_the_cross_lingual_channel(tmp_path):
     assert "multilingual" in leaks[0]["found_by"] and leaks[0]["cosine_multilingual"] >= 0.75
     scores = json.loads((out / "stages" / "leak_scores" / "stats.json").read_text())
     assert scores["cross_lingual_rows"] == 2  # the French and the Spanish prompt; the poem reads as English
+
+
+def test_a_benchmark_index_is_built_once_and_used_or_refused_by_check(tmp_path):
+    """`curate index build` embeds the benchmark texts once; `curate check --index` takes them from
+    it (no benchmark text embedded), and an index from another embedder fails with one line."""
+    bench = tmp_path / "gsm8k_tiny.jsonl"
+    question = "Natalia sold clips to 48 of her friends in April, and then half as many in May. How many in all?"
+    rows = [(question, "48 / 2 = 24 in May.\n#### 72"), ("A robe takes 2 bolts of blue fiber. How many?", "#### 3")]
+    bench.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in rows))
+    env = offline_env(tmp_path)
+    index = tmp_path / "index"
+    built = run_cli(
+        ["index", "build", "-b", f"gsm8k={bench}", "--out", str(index), "--state-dir", str(tmp_path / "s1"), "-q"], env
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    meta = json.loads((index / "index.json").read_text())
+    assert meta["benchmarks"] == {"gsm8k": 2} and meta["texts"] == 2 and meta["dim"] == 384
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps({"instruction": question, "input": "", "output": "#### 72"}) + "\n")
+    args = ["check", "--train", str(train), "-b", f"gsm8k={bench}", "--index", str(index), "-q"]
+    out = tmp_path / "out"
+    checked = run_cli([*args, "--out", str(out), "--state-dir", str(tmp_path / "s2")], env)
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    telemetry = json.loads((out / "stages" / "leak_scores" / "_run.json").read_text())
+    assert telemetry["benchmark_embeddings"]["computed"] == 0, telemetry  # every benchmark text from the index
+    assert telemetry["benchmark_index"]["hits"] == 4  # stems and stems with options (the same texts here)
+    leaks = [json.loads(line) for line in (out / "contamination" / "leaks.jsonl").read_text().splitlines()]
+    assert [x["category"] for x in leaks] == ["duplicate"]
+    meta["embedder"]["fingerprint"] = "0" * 16  # as if another model or backend had built it
+    (index / "index.json").write_text(json.dumps(meta))
+    refused = run_cli([*args, "--out", str(tmp_path / "out2"), "--state-dir", str(tmp_path / "s2")], env)
+    assert refused.returncode == 1, refused.stderr[-3000:]
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "index.json: built with another embedder" in errors[0], refused.stderr[-2000:]
+    assert "Traceback" not in refused.stderr

@@ -17,8 +17,8 @@ and inside the embedding from the last finished chunk (the embedding cache).
 Retries: only on transient failures (network, timeouts, hub 5xx/429); a config or data
 error fails the task at once with its one-line message.
 
-Scale-out: with `execution.runner` = dask or ray, embedding and pair search run as
-shards on the cluster (`pipeline.runs.shards`); results equal the local runner's.
+Scale-out: with `execution.runner` = dask or ray, embedding, pair search and contamination
+scoring run as shards on the cluster (`pipeline.runs.shards`); results equal the local runner's.
 
 Artifacts (stable keys), all from the report's one data object (pipeline.review.report_data):
 curate-funnel (table), curate-leaks (table of leak pairs with cosine, review status, why and
@@ -118,13 +118,24 @@ def report_task(config: RunConfig, run_dir: str, key: str | None) -> StepOutput:
     return run_steps.report_step(config, run_dir, key)
 
 
+@task(name="leak-scores-prepare", cache_policy=NONE, **TRANSIENT_RETRIES)
+def leak_prepare_task(config: RunConfig, records: str) -> None:
+    """Embed the benchmarks (and the prompts the cross-lingual channel reads) into the shared cache."""
+    shard_steps.prepare_leak_shards(config, records)
+
+
+@task(name="leak-scores-shard", cache_policy=NONE)
+def leak_shard_task(config: RunConfig, run_dir: str, records: str, vectors: str, shard: int, shards: int) -> str:
+    return shard_steps.leak_shard(config, RunDir(run_dir), records, vectors, shard, shards)
+
+
 def _sharded(config: RunConfig) -> bool:
     return config.execution.runner != "local" or config.execution.shard_count > 1
 
 
 def _shards_first(config: RunConfig, out_dir: str, stage: str, inputs: dict[str, StepOutput], key: str | None) -> dict:
     """Before a sharded run's embed or pair search: its shards on the cluster. Returns extra step arguments."""
-    if not _sharded(config) or stage not in ("embed", "pair_search"):
+    if not _sharded(config) or stage not in ("embed", "pair_search", "leak_scores"):
         return {}
     if stage_cache.completed(Path(out_dir), stage, key) is not None:
         return {}
@@ -136,6 +147,12 @@ def _shards_first(config: RunConfig, out_dir: str, stage: str, inputs: dict[str,
         [f.result() for f in futures]  # every chunk is in the cache now
         return {}
     shards = config.execution.shard_count
+    if stage == "leak_scores":  # benchmarks embedded once, here; each shard scores a band of training rows
+        records, vectors = inputs["exact_dedup"].files["kept"], inputs["embed"].files["vectors"]
+        leak_prepare_task(config, records)
+        with shard_resources(config.execution):
+            futures = [leak_shard_task.submit(config, out_dir, records, vectors, k, shards) for k in range(shards)]
+        return {"shard_files": [f.result() for f in futures]}
     with shard_resources(config.execution):
         futures = [pair_shard_task.submit(config, out_dir, inputs["embed"].files["vectors"], k, shards)
                    for k in range(shards)]

@@ -3,7 +3,7 @@
 local: Prefect's thread pool (tasks run in the flow's process). dask: prefect-dask's
 DaskTaskRunner on an existing scheduler (`address`) or a LocalCluster of `workers`
 processes with one thread each. ray: prefect-ray's RayTaskRunner on an existing cluster
-or a local one. Only the embedding and pair-search shards are submitted to the runner;
+or a local one. Only the embedding, pair-search and contamination-scoring shards go to the runner;
 the other stages are cheap and run in the flow's process.
 """
 

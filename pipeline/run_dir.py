@@ -76,6 +76,9 @@ class RunDir:
     def leak_scores(self) -> Path:
         return self.stage("leak_scores") / "scores.parquet"
 
+    def leak_shard(self, shard: int, shards: int) -> Path:
+        return self.stage("leak_scores") / "shards" / f"scores-{shard:03d}-of-{shards:03d}.parquet"
+
     # -- the run's own files ------------------------------------------------------
     @property
     def config(self) -> Path:
@@ -119,8 +122,18 @@ class RunDir:
 
     def entries(self) -> list[str]:
         """The top-level names a run writes into its folder (what a source's glob must never read)."""
-        owned = (self.stage("ingest"), self.config, self.manifest, self.success, self.quarantine, self.removed,
-                 self.dataset, self.contamination, self.report_html, self.report_md)
+        owned = (
+            self.stage("ingest"),
+            self.config,
+            self.manifest,
+            self.success,
+            self.quarantine,
+            self.removed,
+            self.dataset,
+            self.contamination,
+            self.report_html,
+            self.report_md,
+        )
         return sorted({path.relative_to(self.root).parts[0] for path in owned})
 
     def outputs(self) -> list[Path]:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from pipeline.config.run_config import ContaminationConfig, RunConfig, config_from_dict, expand_env
-from pipeline.contamination.benchmark_index import load_index
+from pipeline.contamination.benchmark_index import BenchmarkIndex, load_index
 from pipeline.contamination.benchmarks import BUILTIN_BENCHMARKS, benchmark_specs, load_benchmark
 from pipeline.contamination.candidates import tail_vectors
 from pipeline.contamination.check import (
@@ -41,7 +42,7 @@ from pipeline.contamination.classifier import classify_leaks
 from pipeline.contamination.cross_lingual import MultilingualEmbedder, multilingual_vectors
 from pipeline.contamination.judge import judge_pairs
 from pipeline.contamination.split_provenance import split_provenance
-from pipeline.embed.embedder import embedding_cache, embedding_text, load_vectors
+from pipeline.embed.embedder import EmbeddingCache, embedding_cache, embedding_text, load_vectors
 from pipeline.io.atomic import write_csv, write_json, write_jsonl, write_parquet
 from pipeline.review.ledger import ReviewLedger
 from pipeline.run_dir import RunDir
@@ -73,14 +74,24 @@ def row_aligned_vectors(records: pl.DataFrame, embedded_keys: list[str], vectors
     return vectors[[position[key] for key in records["row_key"].to_list()]]
 
 
-def leak_scores(config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutput]) -> StepOutput:
-    """Score: every candidate pair of the embedded rows against the benchmarks, with its evidence."""
-    records = pl.read_parquet(inputs["exact_dedup"].path("kept"))
-    vectors = load_vectors(inputs["embed"].path("vectors"), mmap=False)
-    if len(vectors) != records.height:
-        raise ValueError(f"{len(vectors)} vectors for {records.height} embedded rows")
+@dataclass
+class LeakInputs:
+    """What scoring reads besides the training rows and their vectors: the benchmarks and their vectors."""
+
+    benchmarks: pl.DataFrame
+    stems: np.ndarray
+    full: np.ndarray
+    tails: np.ndarray
+    multilingual: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    cache: EmbeddingCache
+    index: BenchmarkIndex | None
+
+
+def leak_inputs(config: RunConfig, records: pl.DataFrame) -> LeakInputs:
+    """Load the benchmarks and embed them (cached; from the benchmark index where one is set), and the
+    training prompts that need the cross-lingual channel. Every call embeds in the same calls, so a
+    sharded run's preparation fills the caches exactly as one process would, and its shards read them."""
     benchmarks = load_all_benchmarks(config)
-    log.info("contamination: %d training rows against %d benchmark items", records.height, benchmarks.height)
     cache = embedding_cache(config.embedding, config.state_path())
     encode, index = cache.encode, None
     if config.contamination.index:  # vectors built once by `curate index build`; only what it lacks is embedded
@@ -98,7 +109,28 @@ def leak_scores(config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutput
 
         texts = [embedding_text(i, n) for i, n in zip(records["instruction"].to_list(), records["input"].to_list())]
         multilingual = multilingual_vectors(texts, benchmarks, multilingual_encode)
-    scored = score_pairs(records, vectors, benchmarks, stems, full, config.contamination, tails, multilingual)
+    return LeakInputs(benchmarks, stems, full, tails, multilingual, cache, index)
+
+
+def leak_scores(
+    config: RunConfig, run_dir: RunDir, inputs: dict[str, StepOutput], shard_files: list[str] | None = None
+) -> StepOutput:
+    """Score: every candidate pair of the embedded rows against the benchmarks, with its evidence.
+    `shard_files`: the scores of a sharded run's bands of rows (pipeline.runs.shards.leak_shard), in
+    band order; their union is what one process scores."""
+    records = pl.read_parquet(inputs["exact_dedup"].path("kept"))
+    vectors = load_vectors(inputs["embed"].path("vectors"), mmap=False)
+    if len(vectors) != records.height:
+        raise ValueError(f"{len(vectors)} vectors for {records.height} embedded rows")
+    found = leak_inputs(config, records)
+    benchmarks, multilingual, cache, index = found.benchmarks, found.multilingual, found.cache, found.index
+    log.info("contamination: %d training rows against %d benchmark items", records.height, benchmarks.height)
+    if shard_files:
+        scored = pl.concat([pl.read_parquet(name) for name in shard_files], how="vertical")
+    else:
+        scored = score_pairs(
+            records, vectors, benchmarks, found.stems, found.full, config.contamination, found.tails, multilingual
+        )
     cross_lingual_rows = int(np.count_nonzero(np.abs(multilingual[0]).sum(axis=1))) if multilingual else 0
     stats = {
         "rows": records.height,

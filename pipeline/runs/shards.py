@@ -12,7 +12,13 @@ Pair search: shard k of n searches the pairs whose first row lies in its band of
 triangle. Pairs are re-scored in float64 per pair, so their union equals one process's;
 the `pair_search` step gathers the shards into its `pairs.parquet`.
 
-Both need the run directory and the state directory on a filesystem every worker sees.
+Contamination scoring: the flow first embeds the benchmarks (and the prompts the cross-lingual
+channel reads) into the shared cache, as one process would (`leak_inputs`); shard k of n then
+scores its band of training rows against them (a row's candidates and evidence depend on that
+row alone) and writes them with the rows' positions in the whole run; the `leak_scores` step
+concatenates the bands in order, which is one process's frame.
+
+All need the run directory and the state directory on a filesystem every worker sees.
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ import numpy as np
 import polars as pl
 
 from pipeline.config.run_config import RunConfig
+from pipeline.contamination.check import score_pairs
 from pipeline.embed.embedder import EmbeddingCache, embedding_cache, embedding_text, load_vectors
 from pipeline.embed.pair_search import Pairs
 from pipeline.io.atomic import write_parquet
 from pipeline.run_dir import RunDir
+from pipeline.runs.contamination_step import leak_inputs
 from pipeline.stages.semantic_dedup import find_pairs, search_threshold
 
 PLAN_SCHEMA = {"chunk": pl.Int64(), "hash": pl.String(), "text": pl.String()}
@@ -99,3 +107,42 @@ def read_pair_shards(files: list[str], config: RunConfig) -> Pairs:
         return Pairs.empty(threshold)
     merged = (np.concatenate([getattr(p, f) for p in parts]) for f in ("left", "right", "cosine"))
     return Pairs(*merged, threshold, True).sorted()
+
+
+def prepare_leak_shards(config: RunConfig, records_path: str) -> None:
+    """Fill the embedding caches with the benchmarks' vectors (and the cross-lingual channel's),
+    as one process would, before the shards read them."""
+    leak_inputs(config, pl.read_parquet(records_path))
+
+
+def leak_shard(
+    config: RunConfig, run_dir: RunDir, records_path: str, vectors_path: str, shard: int, shards: int
+) -> str:
+    """Score one band of training rows against the benchmarks; writes and returns
+    `stages/leak_scores/shards/scores-K-of-N.parquet` (train_index into the whole run's rows)."""
+    records = pl.read_parquet(records_path)
+    vectors = load_vectors(Path(vectors_path), mmap=False)
+    found = leak_inputs(config, records)  # every vector from the caches the preparation filled
+    start, stop = even_bands(records.height, shards)[shard]
+    multilingual = None
+    if found.multilingual is not None:
+        train_ml, stem_ml, full_ml = found.multilingual
+        multilingual = (train_ml[start:stop], stem_ml, full_ml)
+    scored = score_pairs(
+        records.slice(start, stop - start),
+        vectors[start:stop],
+        found.benchmarks,
+        found.stems,
+        found.full,
+        config.contamination,
+        found.tails,
+        multilingual,
+    ).with_columns(pl.col("train_index") + start)
+    return str(write_parquet(run_dir.leak_shard(shard, shards), scored))
+
+
+def even_bands(n: int, shards: int) -> list[tuple[int, int]]:
+    """Cut rows 0..n into `shards` consecutive bands of about equal size (some empty when n < shards)."""
+    shards = max(1, shards)
+    cuts = [n * k // shards for k in range(shards + 1)]
+    return [(cuts[k], cuts[k + 1]) for k in range(shards)]

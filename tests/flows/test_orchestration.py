@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 import yaml
 from support import CURATE, PROJECT, run_cli
@@ -221,8 +222,12 @@ def test_dask_cluster_gives_the_local_runners_outputs(small):
     small["run"](out, tmp / "state-dask", "--runner", "dask", "--workers", "2")
     states = _task_states(small["api"], out)
     assert states.get("embed-shard") == "Completed" and states.get("pair-search-shard") == "Completed"
+    assert states.get("leak-scores-shard") == "Completed"
     assert (out / "stages" / "pair_search" / "shards" / "pairs-001-of-002.parquet").exists()
-    assert _comparable(out) == _comparable(small["first"])
+    # contamination scoring in two bands of training rows, whose union is the local run's scores, byte for byte
+    bands = [pl.read_parquet(p) for p in sorted((out / "stages" / "leak_scores" / "shards").glob("scores-*.parquet"))]
+    assert len(bands) == 2 and all(band.height for band in bands)
+    assert _comparable(out) == _comparable(small["first"])  # stages/leak_scores/scores.parquet included
 
 
 def test_served_deployment_runs_on_schedule_without_overlapping_itself(small):

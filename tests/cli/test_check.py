@@ -260,16 +260,16 @@ def test_a_benchmark_index_is_built_once_and_used_or_refused_by_check(tmp_path):
     train.write_text(json.dumps({"instruction": question, "input": "", "output": "#### 72"}) + "\n")
     args = ["check", "--train", str(train), "-b", f"gsm8k={bench}", "--index", str(index), "-q"]
     out = tmp_path / "out"
-    checked = run_cli([*args, "--out", str(out), "--state-dir", str(tmp_path / "s2")], env)
+    checked = run_cli([*args, "--out", str(out), "--state-dir", str(tmp_path / "s1")], env)  # one ONNX export
     assert checked.returncode == 0, checked.stderr[-3000:]
     telemetry = json.loads((out / "stages" / "leak_scores" / "_run.json").read_text())
-    assert telemetry["benchmark_embeddings"]["computed"] == 0, telemetry  # every benchmark text from the index
+    assert telemetry["benchmark_embeddings"]["computed"] == 0, telemetry
     assert telemetry["benchmark_index"]["hits"] == 4  # stems and stems with options (the same texts here)
     leaks = [json.loads(line) for line in (out / "contamination" / "leaks.jsonl").read_text().splitlines()]
     assert [x["category"] for x in leaks] == ["duplicate"]
     meta["embedder"]["fingerprint"] = "0" * 16  # as if another model or backend had built it
     (index / "index.json").write_text(json.dumps(meta))
-    refused = run_cli([*args, "--out", str(tmp_path / "out2"), "--state-dir", str(tmp_path / "s2")], env)
+    refused = run_cli([*args, "--out", str(tmp_path / "out2"), "--state-dir", str(tmp_path / "s1")], env)
     assert refused.returncode == 1, refused.stderr[-3000:]
     errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "index.json: built with another embedder" in errors[0], refused.stderr[-2000:]

@@ -238,7 +238,7 @@ def test_served_deployment_runs_on_schedule_without_overlapping_itself(small):
         "--config",
         str(small["config"]),
         "--interval",
-        "5",
+        "2",
         "--name",
         "small-every-5s",
         "--out",
@@ -263,7 +263,7 @@ def test_served_deployment_runs_on_schedule_without_overlapping_itself(small):
         assert deployment is not None, (tmp / "serve.log").read_text()[-3000:]
         assert deployment["global_concurrency_limit"]["limit"] == 1
         assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
-        assert deployment["schedules"][0]["schedule"]["interval"] == 5.0
+        assert deployment["schedules"][0]["schedule"]["interval"] == 2.0
         assert deployment["parameters"]["config"]["name"] == "small"
         assert "config" in deployment["parameter_openapi_schema"]["properties"]  # the UI's form
 
@@ -285,7 +285,7 @@ def test_served_deployment_runs_on_schedule_without_overlapping_itself(small):
     completed = [r for r in runs if r["state_type"] == "COMPLETED"]
     assert len(completed) >= 2, [(r["state_name"], r["start_time"]) for r in runs]
     assert any(r["state_type"] == "CANCELLED" for r in runs), (
-        "a run takes longer than 5 s, so one came due while another ran"
+        "a run takes longer than 2 s, so one came due while another ran"
     )
     spans = sorted((datetime.fromisoformat(r["start_time"]), datetime.fromisoformat(r["end_time"])) for r in completed)
     for (_, end), (start, _) in zip(spans, spans[1:]):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
+from contextlib import closing
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -18,7 +23,42 @@ def shared_data() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+_PREFECT_TEMPLATE: list[Path] = []
+
+
+def _migrated_prefect_db() -> Path | None:
+    """A Prefect database already at the head migration, made once per test session.
+
+    Every `curate` subprocess without PREFECT_API_URL starts Prefect's ephemeral server, which
+    migrates an empty SQLite database first: about 10 s each on a busy two-core machine. A test's
+    PREFECT_HOME gets a copy of this one instead (the server still checks it is at head)."""
+    if not _PREFECT_TEMPLATE:
+        home = Path(tempfile.mkdtemp(prefix="curate-test-prefect-"))
+        atexit.register(shutil.rmtree, home, True)
+        env = {**os.environ, "PREFECT_HOME": str(home), "DO_NOT_TRACK": "1"}
+        env.pop("PREFECT_API_URL", None)
+        done = subprocess.run(
+            [sys.executable, "-m", "prefect", "--no-prompt", "server", "database", "upgrade", "-y"],
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
+        _PREFECT_TEMPLATE.append(home / "prefect.db" if done.returncode == 0 else Path())
+    db = _PREFECT_TEMPLATE[0]
+    return db if db.name == "prefect.db" and db.is_file() else None
+
+
+def _seed_prefect_home(home: Path) -> None:
+    db = _migrated_prefect_db()
+    if db is None or (home / "prefect.db").exists():
+        return  # without a template the ephemeral server migrates, as for a new user
+    home.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(db)) as source, closing(sqlite3.connect(home / "prefect.db")) as copy:
+        source.backup(copy)
+
+
 def offline_env(tmp: Path, **extra: str) -> dict[str, str]:
+    _seed_prefect_home(tmp / "prefect-home")
     env = dict(os.environ)
     env.update(
         HF_HUB_OFFLINE="1",

@@ -219,27 +219,10 @@ def section_embed(emit: Emit, sizes: dict, device: str, assets: Path) -> None:
         emit.row(**row)
 
 
-def plain_blockwise(vectors, threshold: float, device: str, block: int = 4096):
-    """The baseline: q @ b.T over the upper triangle in fp32, threshold in the loop."""
-    import numpy as np
-    import torch
-
-    x = torch.from_numpy(vectors).to(device)
-    lefts, rights = [], []
-    with torch.inference_mode():
-        for start in range(0, x.shape[0], block):
-            sims = x[start : start + block] @ x[start:].T
-            r, c = torch.nonzero(sims >= threshold, as_tuple=True)
-            keep = r < c
-            lefts.append((r[keep] + start).cpu().numpy())
-            rights.append((c[keep] + start).cpu().numpy())
-    return np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64)
-
-
 def section_pairs(emit: Emit, sizes: dict, device: str, assets: Path) -> None:
     import torch
 
-    from bench.pair_search_speed import planted_vectors
+    from bench.pair_search_speed import as_set, plain_torch, planted_vectors
     from pipeline.embed.pair_search import range_pairs
 
     vectors = planted_vectors(sizes["rows"])
@@ -247,17 +230,17 @@ def section_pairs(emit: Emit, sizes: dict, device: str, assets: Path) -> None:
     emit.note(vectors=int(vectors.shape[0]), dim=int(vectors.shape[1]), threshold=threshold)
     if device == "cuda":  # TF32 off: the baseline is the fp32 figure the anchor names
         torch.backends.cuda.matmul.allow_tf32 = False
-        plain_blockwise(vectors[:8192], threshold, device)  # CUDA context and cuBLAS start-up: not search time
+        plain_torch(vectors[:8192], threshold, device=device, half=False)  # CUDA and cuBLAS start-up: not search
         torch.cuda.synchronize()
     start = time.perf_counter()
-    left, right = plain_blockwise(vectors, threshold, device)
+    baseline = plain_torch(vectors, threshold, device=device, half=False)  # fp32 blockwise
     base_s = time.perf_counter() - start
-    want = set(zip(left.tolist(), right.tolist()))
+    want = as_set(baseline)
     emit.row(role="baseline", path="plain blockwise fp32", seconds=base_s, pairs=len(want))
     start = time.perf_counter()
     pairs = range_pairs(vectors, threshold=threshold, backend="torch")
     seconds = time.perf_counter() - start
-    got = set(zip(pairs.left.tolist(), pairs.right.tolist()))
+    got = as_set(pairs)
     emit.row(
         role="project",
         path="range_pairs torch (fp16 candidates + float64 re-score)" if device == "cuda" else "range_pairs torch",

@@ -50,13 +50,20 @@ def planted_vectors(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-def plain_torch(vectors: np.ndarray, threshold: float, block: int = 4096) -> Pairs:
-    """What one writes first: blockwise matmul in the default precision, threshold in the loop."""
+def plain_torch(
+    vectors: np.ndarray, threshold: float, block: int = 4096, device: str | None = None, half: bool | None = None
+) -> Pairs:
+    """What one writes first: blockwise `q @ b.T` over the upper triangle, threshold in the loop.
+
+    In the device's default precision unless `half` says otherwise: fp16 on CUDA, fp32 on CPU
+    (bench/gpu_check.py asks for fp32 on CUDA, the anchor's baseline). Pairs come unsorted."""
     import torch
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     x = torch.from_numpy(np.ascontiguousarray(vectors)).to(device)
-    if device == "cuda":
+    if half is None:
+        half = device == "cuda"
+    if half:
         x = x.half()
     lefts, rights = [], []
     with torch.inference_mode():
@@ -67,7 +74,7 @@ def plain_torch(vectors: np.ndarray, threshold: float, block: int = 4096) -> Pai
             lefts.append((r[keep] + start).cpu().numpy())
             rights.append((c[keep] + start).cpu().numpy())
     left, right = np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64)
-    return Pairs(left, right, np.zeros(left.shape[0])).sorted()
+    return Pairs(left, right, np.zeros(left.shape[0]))
 
 
 def as_set(pairs: Pairs) -> set:

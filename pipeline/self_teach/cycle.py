@@ -26,7 +26,7 @@ from pipeline.config.self_teach import SelfTeachConfig
 from pipeline.io.atomic import write_json, write_parquet, write_text
 from pipeline.self_teach import checkpoint
 from pipeline.self_teach.average import slerp_average
-from pipeline.self_teach.evaluate import heldout_accuracy
+from pipeline.self_teach.evaluate import score_heldout
 from pipeline.self_teach.generate import Sampling, generate
 from pipeline.self_teach.pairs import build_pairs
 from pipeline.self_teach.rank_train import rank_train
@@ -124,16 +124,7 @@ def _train(out: Path, cycle: int, config: SelfTeachConfig, pairs: pl.DataFrame) 
     trained = rank_train(model, tokenizer, pairs.to_dicts(), config.train, seed=config.seed + cycle)
     checkpoint.save(trained.model, tokenizer, here / "trained")
     _write_loss(here / "train", trained.curve, f"rank training, cycle {cycle}")
-    summary = {
-        "pairs": pairs.height,
-        "optimizer_steps": trained.steps,
-        "truncated_pairs": trained.truncated,
-        "tokens": trained.tokens,
-        "seconds": round(trained.seconds, 3),
-        "tokens_per_second": round(trained.tokens / trained.seconds, 1) if trained.seconds else None,
-        "loss_first": trained.curve[0]["loss"] if trained.curve else None,
-        "loss_last": trained.curve[-1]["loss"] if trained.curve else None,
-    }
+    summary = {"pairs": pairs.height, "truncated_pairs": trained.truncated, **trained.figures()}
     write_json(record, summary)
     return summary
 
@@ -164,14 +155,7 @@ def finish_cycle(out: Path, cycle: int, config: SelfTeachConfig, accuracy_before
         slerp_average(here / "trained", cycle_dir(out, cycle - 1) / "average", average, config.average.t)
     shutil.rmtree(here / "trained", ignore_errors=True)
     model, tokenizer = checkpoint.load_folder(average)
-    settings = config.generation
-    after, heldout = heldout_accuracy(
-        model,
-        tokenizer,
-        pl.read_parquet(Path(out) / "heldout.parquet"),
-        settings.eval_max_new_tokens or settings.max_new_tokens,
-        settings.batch_questions * settings.samples,
-    )
+    after, heldout = score_heldout(model, tokenizer, pl.read_parquet(Path(out) / "heldout.parquet"), config.generation)
     write_parquet(here / "heldout.parquet", heldout)
     valid = int(generations["valid"].sum())
     summary = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.config.self_teach import GenerationSettings
 from pipeline.self_teach.generate import Sampling, generate
 from pipeline.self_teach.verify import verify
 
@@ -48,3 +49,17 @@ def heldout_accuracy(
         "seconds": round(out.seconds, 3),
         "tokens_per_second": round(out.tokens / out.seconds, 1) if out.seconds else None,
     }, frame
+
+
+def score_heldout(
+    model, tokenizer, heldout: pl.DataFrame, generation: GenerationSettings
+) -> tuple[dict, pl.DataFrame]:
+    """`heldout_accuracy` at the run's settings: eval_max_new_tokens (else max_new_tokens), and as many
+    questions per batch as a sampling batch holds responses."""
+    return heldout_accuracy(
+        model,
+        tokenizer,
+        heldout,
+        generation.eval_max_new_tokens or generation.max_new_tokens,
+        generation.batch_questions * generation.samples,
+    )

@@ -34,7 +34,7 @@ from pipeline.io.atomic import sha256_file, write_json, write_parquet, write_tex
 from pipeline.models.base import folder_digest, resolve_base
 from pipeline.self_teach import checkpoint
 from pipeline.self_teach.cycle import chunk_count, cycle_dir, finish_cycle, generate_chunk
-from pipeline.self_teach.evaluate import heldout_accuracy
+from pipeline.self_teach.evaluate import score_heldout
 from pipeline.self_teach.guard import guard_questions
 from pipeline.self_teach.questions import heldout_split, load_questions
 from pipeline.self_teach.sft import sft_completion, supervised_finetune
@@ -96,14 +96,7 @@ def prepare(
     write_parquet(out / "questions.parquet", train)
     write_parquet(out / "heldout.parquet", heldout)
     write_parquet(out / "excluded.parquet", guarded.excluded)
-    generation = config.generation
-    score = lambda model, tokenizer: heldout_accuracy(
-        model,
-        tokenizer,
-        heldout,
-        generation.eval_max_new_tokens or generation.max_new_tokens,
-        generation.batch_questions * generation.samples,
-    )
+    score = lambda model, tokenizer: score_heldout(model, tokenizer, heldout, config.generation)
     sft = None
     if config.sft.enabled:
         base_folder = checkpoint.materialise_base(ref, cycle_dir(out, 0) / "base")
@@ -150,16 +143,7 @@ def _sft(base_folder: Path, train: pl.DataFrame, here: Path, config: SelfTeachCo
     checkpoint.save(trained.model, tokenizer, here / "average")
     write_text(here / "sft" / "loss.csv", pl.DataFrame(trained.curve).write_csv())
     write_text(here / "sft" / "loss.svg", loss_svg(trained.curve, title="MixCE supervised fine-tuning"))
-    summary = {
-        "examples": len(examples),
-        "optimizer_steps": trained.steps,
-        "tokens": trained.tokens,
-        "seconds": round(trained.seconds, 3),
-        "tokens_per_second": round(trained.tokens / trained.seconds, 1) if trained.seconds else None,
-        "loss_first": trained.curve[0]["loss"] if trained.curve else None,
-        "loss_last": trained.curve[-1]["loss"] if trained.curve else None,
-        "base_heldout": base_accuracy,
-    }
+    summary = {"examples": len(examples), **trained.figures(), "base_heldout": base_accuracy}
     write_json(record, summary)
     return summary
 

@@ -44,6 +44,17 @@ class RankTrainResult:
     seconds: float = 0.0
     truncated: int = 0
 
+    def figures(self) -> dict:
+        """Steps, tokens, time, throughput and first/last loss: what train.json and sft.json record."""
+        return {
+            "optimizer_steps": self.steps,
+            "tokens": self.tokens,
+            "seconds": round(self.seconds, 3),
+            "tokens_per_second": round(self.tokens / self.seconds, 1) if self.seconds else None,
+            "loss_first": self.curve[0]["loss"] if self.curve else None,
+            "loss_last": self.curve[-1]["loss"] if self.curve else None,
+        }
+
 
 def encode(tokenizer, prompt: str, completion: str, max_len: int) -> tuple[Encoded, bool]:
     """prompt + completion + EOS, labels on the completion only; (example, truncated)."""

@@ -63,7 +63,7 @@ an exponent inside LaTeX or an expression: pipeline.text.math_tokens), `intent_w
    of at least `same_answer_cosine`: rule 13 for a word answer. A word answer alone in a prompt
    says little, so the changed question word is required.
 15. mostly_kept_detail_changed -> similar-but-different: the same template (rule 11's ratio),
-   at least `MOSTLY_KEPT_SHARE` of the compared words kept and `one_detail_kept_words` of them,
+   at least `mostly_kept_share` of the compared words kept and `one_detail_kept_words` of them,
    a changed detail, the gold answer not given, at a cosine of at least `same_answer_cosine`
    (not rule 12's `unknown_answer_cosine`): the more of the wording is kept, the less the
    meaning needs to agree, since the changed detail is what lowers the cosine ("born under
@@ -114,7 +114,6 @@ from pipeline.text.word_diff import QUESTION_WORDS
 DUPLICATE, GRAY, SBD, CLEAN = (c.value for c in LeakCategory)
 BOILERPLATE_OPTIONS_SHOWN = 0.5  # a boilerplate stem leaks only with at least this share of its options
 OPEN_GOLD_WORDS = 2  # an open question's output agrees by naming the gold only for a gold of this many content words
-MOSTLY_KEPT_SHARE = 0.6  # "mostly kept": at least this share of the compared words kept (kept / (kept + changed))
 
 
 def effective_answer(rules: LeakRules) -> pl.Expr:
@@ -166,7 +165,7 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
     # meaning than a looser one (the detail that changed is what moves the cosine).
     mostly_kept = (
         template
-        & (pl.col("kept_words") >= MOSTLY_KEPT_SHARE * (pl.col("kept_words") + changed))
+        & (pl.col("kept_words") >= rules.mostly_kept_share * (pl.col("kept_words") + changed))
         & (pl.col("kept_words") >= rules.one_detail_kept_words)
     )
     math_changed = (

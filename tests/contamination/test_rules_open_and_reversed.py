@@ -30,10 +30,12 @@ DAWES = make_item(
 )
 
 
-def decide(instruction: str, output: str, item: dict, cosine: float, name: str = "mmlu") -> dict:
+def decide(
+    instruction: str, output: str, item: dict, cosine: float, name: str = "mmlu", rules: LeakRules = RULES
+) -> dict:
     candidates = pl.DataFrame({"train_index": [0], "bench_index": [0], "cosine": [cosine]})
     evidence = leak_evidence(candidates, records([("r", instruction, "", output)]), bench_frame([(name, item)]))
-    return classify_leaks(evidence, RULES, 0.8).row(0, named=True)
+    return classify_leaks(evidence, rules, 0.8).row(0, named=True)
 
 
 def test_a_question_about_the_stated_gold_option_is_a_reversed_question():
@@ -51,10 +53,11 @@ def test_a_question_about_the_stated_gold_option_is_a_reversed_question():
     assert kept["rule"] != "reversed_question"
     # Another option answered: the answer is shown to differ.
     other = decide("Why should dogs not eat chocolate? Name another poisonous food.", "Rice.", FOODS, 0.61)
-    assert other["rule"] != "reversed_question"
+    assert other["answer_agreement"] == "different" and other["rule"] != "reversed_question"
 
 
 def test_a_template_kept_almost_whole_is_similar_but_different_below_unknown_answer_cosine():
+    leo = "If you are born under Leo, what does that mean about your birthday?"
     row = decide(
         "If you are born under Leo, what does that mean about your birthday?",
         "That you were born between about July 23 and August 22.",
@@ -75,6 +78,9 @@ def test_a_template_kept_almost_whole_is_similar_but_different_below_unknown_ans
         )["category"]
         == "clean"
     )
+    # A stricter share re-decides the stored evidence: 9 of 13 compared words kept is under 0.8.
+    strict = LeakRules(mostly_kept_share=0.8)
+    assert decide(leo, "July 23 to August 22.", SATURN, 0.61, "truthfulqa", strict)["category"] == "clean"
     # Half the wording changed: a looser template needs unknown_answer_cosine.
     loose = decide("If you are born in July, what sign are you and what is your lucky stone?", "Leo.", SATURN, 0.61)
     assert loose["rule"] != "mostly_kept_detail_changed"

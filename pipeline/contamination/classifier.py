@@ -233,8 +233,11 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
 def classify_leaks(evidence: pl.DataFrame, rules: LeakRules, min_cosine: float) -> pl.DataFrame:
     """The evidence frame with `category` and `rule` added (first matching rule wins)."""
     # a frame scored without the cross-lingual channel (or before it existed) has no multilingual cosine
-    if "cosine_multilingual" not in evidence.columns:
-        evidence = evidence.with_columns(pl.lit(None, dtype=pl.Float64()).alias("cosine_multilingual"))
+    # ... and one scored before issue 15's second pass has no open_question / gold_content_words (null: not open)
+    added = {"cosine_multilingual": pl.Float64(), "open_question": pl.Boolean(), "gold_content_words": pl.Int64()}
+    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in added.items() if name not in evidence.columns]
+    if missing:
+        evidence = evidence.with_columns(missing)
     framed = evidence.with_columns(effective_answer(rules).alias("_answer"))
     category, rule = pl.lit(CLEAN), pl.lit("no_rule")
     for name, label, condition in reversed(decision_rules(rules, min_cosine)):

@@ -121,3 +121,18 @@ def test_open_questions_are_explanation_requests_not_how_many():
     assert not is_open_question("How many apples are left?")
     assert not is_open_question("What is the capital of France?")
     assert not is_open_question("")
+
+
+def test_evidence_scored_before_these_columns_existed_still_re_decides():
+    """A stored leak_scores frame from an older run has no open_question / gold_content_words: it is
+    decided as before (no question counts as open), not refused."""
+    candidates = pl.DataFrame({"train_index": [0], "bench_index": [0], "cosine": [0.68]})
+    output = "Chloroplasts capture energy from sunlight and turn carbon dioxide and water into glucose."
+    frame = leak_evidence(
+        candidates,
+        records([("r", "Explain what photosynthesis does for a plant cell.", "", output)]),
+        bench_frame([("mmlu", ORGANELLE)]),
+    )
+    old = frame.drop("open_question", "gold_content_words")
+    assert classify_leaks(frame, RULES, 0.8)["category"].to_list() == ["clean"]
+    assert classify_leaks(old, RULES, 0.8).select("category", "rule").row(0) == ("gray-area", "same_answer_reworded")

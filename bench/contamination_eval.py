@@ -354,6 +354,7 @@ SWEEP = {
     "numbers_kept_share": [0.3, 0.4, 0.5, 0.6, 0.7],
     "translation_cosine": [0.65, 0.7, 0.75, 0.8, 0.85],
     "one_detail_kept_words": [3, 4, 5, 6, 7],
+    "mostly_kept_share": [0.5, 0.55, 0.6, 0.65, 0.7],
 }
 
 

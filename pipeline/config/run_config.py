@@ -334,6 +334,9 @@ class LeakRules(Strict):
     translation_cosine: float = Field(0.75, ge=-1.0, le=1.0)
     # One detail changed: the question changed in one place, with at least this many words kept.
     one_detail_kept_words: int = Field(5, ge=0)
+    # Mostly kept: at least this share of the compared words kept (kept / (kept + changed)); such a
+    # template with a changed detail is similar-but-different down to same_answer_cosine.
+    mostly_kept_share: float = Field(0.6, ge=0.0, le=1.0)
 
 
 class JudgeConfig(Strict):

@@ -56,18 +56,37 @@ an exponent inside LaTeX or an expression: pipeline.text.math_tokens), `intent_w
    (`bench_numbers_missing`), the row answers one of the benchmark's numbers or nothing
    readable, at least `numbers_kept_share` of the benchmark's numbers are kept, and the cosine
    is at least `same_answer_cosine`: the same story asked backwards.
-14. paraphrase -> gray-area: cosine at least `min_cosine` (the paper's 0.8) and the
+14. reversed_question -> similar-but-different: the prompt states the gold option's text
+   (`gold_option_in_prompt`, fewer than `BOILERPLATE_OPTIONS_SHOWN` of the options shown) and asks
+   another question about it (a question word replaced: "Which of these foods is poisonous to
+   dogs?" -> "Why should dogs not eat chocolate?"), the answer not shown to differ, at a cosine
+   of at least `same_answer_cosine`: rule 13 for a word answer. A word answer alone in a prompt
+   says little, so the changed question word is required.
+15. mostly_kept_detail_changed -> similar-but-different: the same template (rule 11's ratio),
+   at least `mostly_kept_share` of the compared words kept and `one_detail_kept_words` of them,
+   a changed detail, the gold answer not given, at a cosine of at least `same_answer_cosine`
+   (not rule 12's `unknown_answer_cosine`): the more of the wording is kept, the less the
+   meaning needs to agree, since the changed detail is what lowers the cosine ("born under
+   Saturn, what does that mean for you?" -> "born under Leo, ... about your birthday?").
+16. paraphrase -> gray-area: cosine at least `min_cosine` (the paper's 0.8) and the
    answer not shown to differ.
-15. question_only -> gray-area: a row with no output at all, at a cosine of at least
+17. question_only -> gray-area: a row with no output at all, at a cosine of at least
    `unknown_answer_cosine`: nothing in it can show another answer. (A row whose output
-   exists but neither gives nor uses the gold answer needs rule 14's 0.8: an output
+   exists but neither gives nor uses the gold answer needs rule 16's 0.8: an output
    without the gold answer's words is weak evidence of another question.)
-16. same_answer_reworded -> gray-area: the gold answer - extracted, or a free-text
+18. question_states_answer -> gray-area: a row with no output whose prompt states the gold
+   option's text (its other options not shown: "... The correct answer is the Dawes Plan."),
+   at a cosine of at least `same_answer_cosine`, the numbers kept: rule 19 with the answer
+   read from the prompt, since the row has no other place to give it.
+19. same_answer_reworded -> gray-area: the gold answer - extracted, or a free-text
    output using at least `answer_words_share` of the gold answer's own content words -
    at a cosine of at least `same_answer_cosine` (rewordings often score below 0.8),
    with at least `numbers_kept_share` of the stem's numbers kept (a coincidental
-   equal number answers another problem with other numbers).
-17. translation -> gray-area: a prompt that is not English (the cross-lingual channel embedded
+   equal number answers another problem with other numbers). An open question (`open_question`:
+   "Explain ...", "Why ...", "How does ...") is answered at length, so its output naming a gold
+   answer of fewer than `OPEN_GOLD_WORDS` content words ("chloroplast") does not agree by words:
+   the gold is mentioned on the way, not given.
+20. translation -> gray-area: a prompt that is not English (the cross-lingual channel embedded
    it: contamination.cross_lingual) at a multilingual cosine of at least `translation_cosine`,
    the answer not shown to differ and the numbers kept.
 Otherwise clean (`no_rule`): e.g. a same-topic question with another answer.
@@ -90,9 +109,11 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.config.run_config import LeakCategory, LeakRules
+from pipeline.text.word_diff import QUESTION_WORDS
 
 DUPLICATE, GRAY, SBD, CLEAN = (c.value for c in LeakCategory)
 BOILERPLATE_OPTIONS_SHOWN = 0.5  # a boilerplate stem leaks only with at least this share of its options
+OPEN_GOLD_WORDS = 2  # an open question's output agrees by naming the gold only for a gold of this many content words
 
 
 def effective_answer(rules: LeakRules) -> pl.Expr:
@@ -107,7 +128,19 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
     """(rule name, category, condition), tried in order; see the module docstring."""
     answer = pl.col("_answer")
     same, different, unknown = answer == "same", answer == "different", answer == "unknown"
-    words_agree = unknown & (pl.col("gold_words_in_output").fill_null(0.0) >= rules.answer_words_share)
+    # An open question (Explain..., Why..., How...) is answered at length: a gold answer of one content word
+    # named on the way ("Chloroplasts capture energy ...") is mentioned, not given.
+    mentioned = pl.col("open_question").fill_null(False) & (
+        pl.col("gold_content_words").fill_null(0) < OPEN_GOLD_WORDS
+    )
+    words_agree = unknown & (pl.col("gold_words_in_output").fill_null(0.0) >= rules.answer_words_share) & ~mentioned
+    # The gold option's text stated in the prompt, its other options not shown: the prompt carries the answer.
+    states_gold = pl.col("gold_option_in_prompt").fill_null(False) & (
+        pl.col("options_shown").fill_null(0.0) < BOILERPLATE_OPTIONS_SHOWN
+    )
+    question_word_changed = (
+        pl.col("intent_words_changed").list.eval(pl.element().is_in(list(QUESTION_WORDS))).list.any()
+    )
     changed = pl.col("changed_words")
     near = (changed <= rules.near_copy_words) & (pl.col("kept_words") >= changed)
     template = pl.col("word_sequence_ratio") >= rules.template_ratio
@@ -128,6 +161,13 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
         & (pl.col("kept_words") >= rules.one_detail_kept_words)
     )
     close = pl.col("cosine") >= rules.unknown_answer_cosine
+    # Most of the wording kept, and enough of it: the same template, which needs less closeness in
+    # meaning than a looser one (the detail that changed is what moves the cosine).
+    mostly_kept = (
+        template
+        & (pl.col("kept_words") >= rules.mostly_kept_share * (pl.col("kept_words") + changed))
+        & (pl.col("kept_words") >= rules.one_detail_kept_words)
+    )
     math_changed = (
         pl.col("numbers_only_in_train").list.len()
         + pl.col("numbers_only_in_bench").list.len()
@@ -157,8 +197,26 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
         ("template_answer_differs", SBD, template & different),
         ("template_detail_changed", SBD, template & unknown & close),
         ("reversed_problem", SBD, reversed_problem & (pl.col("cosine") >= rules.same_answer_cosine)),
+        (
+            "reversed_question",
+            SBD,
+            states_gold & question_word_changed & ~different & (pl.col("cosine") >= rules.same_answer_cosine),
+        ),
+        (
+            "mostly_kept_detail_changed",
+            SBD,
+            mostly_kept & ~same & detail & (pl.col("cosine") >= rules.same_answer_cosine),
+        ),
         ("paraphrase", GRAY, (pl.col("cosine") >= min_cosine) & ~different),
         ("question_only", GRAY, (pl.col("output_words") == 0) & close),
+        (
+            "question_states_answer",
+            GRAY,
+            (pl.col("output_words") == 0)
+            & states_gold
+            & (pl.col("cosine") >= rules.same_answer_cosine)
+            & numbers_kept,
+        ),
         (
             "same_answer_reworded",
             GRAY,
@@ -175,8 +233,11 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
 def classify_leaks(evidence: pl.DataFrame, rules: LeakRules, min_cosine: float) -> pl.DataFrame:
     """The evidence frame with `category` and `rule` added (first matching rule wins)."""
     # a frame scored without the cross-lingual channel (or before it existed) has no multilingual cosine
-    if "cosine_multilingual" not in evidence.columns:
-        evidence = evidence.with_columns(pl.lit(None, dtype=pl.Float64()).alias("cosine_multilingual"))
+    # ... and one scored before issue 15's second pass has no open_question / gold_content_words (null: not open)
+    added = {"cosine_multilingual": pl.Float64(), "open_question": pl.Boolean(), "gold_content_words": pl.Int64()}
+    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in added.items() if name not in evidence.columns]
+    if missing:
+        evidence = evidence.with_columns(missing)
     framed = evidence.with_columns(effective_answer(rules).alias("_answer"))
     category, rule = pl.lit(CLEAN), pl.lit("no_rule")
     for name, label, condition in reversed(decision_rules(rules, min_cosine)):

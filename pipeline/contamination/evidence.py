@@ -131,6 +131,8 @@ def pair_evidence(
         "answer_rule": match.extracted.rule,
         "gold_option_in_prompt": _gold_option_shown(train_tokens.words, item),
         "gold_words_in_output": _gold_words_in_output(output, item["answer"], train_tokens.words),
+        "gold_content_words": len(content_stems(tokenize(item["answer"] or "").words)),
+        "open_question": is_open_question(train_text),
         **_reversed_problem(train_math, question_math, item["answer"], match.extracted.value),
         "stem_shared_by": item.get("stem_shared_by", 1),
         "boilerplate_stem": item.get("boilerplate_stem", False),
@@ -218,6 +220,29 @@ def _gold_words_in_output(output: str, gold: str, prompt_words: list[str]) -> fl
     return len(wanted & content_stems(tokenize(output).words)) / len(wanted) if wanted else None
 
 
+# An open question asks for an explanation, not for one thing: an imperative to explain or describe, or a
+# question opening with why or how. Its output names many things on the way; one of them being a short gold
+# answer is no sign that the row asks the item's question.
+OPEN_QUESTION_OPENINGS = frozenset(
+    """explain describe discuss summarize summarise outline elaborate illustrate why how""".split()
+)
+# "How many ...?" asks for one number, not an explanation
+HOW_MUCH = frozenset("many much far long old often large big tall fast high deep wide heavy".split())
+_OPENING_WORD = re.compile(r"[^\W\d_]+")
+
+
+def is_open_question(prompt: str) -> bool:
+    """The prompt's first sentence opens with an OPEN_QUESTION_OPENINGS word ("Explain what photosynthesis
+    does", "Why is the sky blue?"; not "How many ...?"); a preamble line ("Question:") before it is skipped."""
+    for line in prompt.splitlines():
+        words = _OPENING_WORD.findall(line.casefold())
+        if not words or (len(words) <= 2 and line.rstrip().endswith(":")):  # "Question:", "Read this:"
+            continue
+        how_much = words[0] == "how" and len(words) > 1 and words[1] in HOW_MUCH
+        return words[0] in OPEN_QUESTION_OPENINGS and not how_much
+    return False
+
+
 def _numbers_kept(train_math: Tokens, question_math: Tokens) -> float | None:
     """Share of the question's distinct numbers (by value: "three" is 3, "1/2" is 0.5) that the
     prompt also has (they survive rewording and translation); None for a question without numbers."""
@@ -284,6 +309,8 @@ EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
     "answer_rule": pl.String(),
     "gold_option_in_prompt": pl.Boolean(),
     "gold_words_in_output": pl.Float64(),
+    "gold_content_words": pl.Int64(),  # content words of the gold answer itself ("chloroplast": 1)
+    "open_question": pl.Boolean(),  # the prompt asks for an explanation (Explain..., Why..., How...)
     "gold_in_prompt": pl.Boolean(),
     "bench_numbers_missing": pl.List(pl.String()),
     "answer_is_bench_number": pl.Boolean(),

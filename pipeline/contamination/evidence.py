@@ -99,6 +99,7 @@ def pair_evidence(
     math = math_details(word_diff(train_math, math_ref))
     question = reference if compared_with == "question_tail" else item["question"]
     question_math = math_ref if question is reference else ((math_refs or {}).get("stem") or math_tokenize(question))
+    gold_stems = content_stems(tokenize(item["answer"] or "").words)  # the gold answer's own content words
     match = answer_agreement(
         output,
         item["answer"],
@@ -130,8 +131,8 @@ def pair_evidence(
         "answer_kind": match.extracted.kind,
         "answer_rule": match.extracted.rule,
         "gold_option_in_prompt": _gold_option_shown(train_tokens.words, item),
-        "gold_words_in_output": _gold_words_in_output(output, item["answer"], train_tokens.words),
-        "gold_content_words": len(content_stems(tokenize(item["answer"] or "").words)),
+        "gold_words_in_output": _gold_words_in_output(output, gold_stems, train_tokens.words),
+        "gold_content_words": len(gold_stems),
         "open_question": is_open_question(train_text),
         **_reversed_problem(train_math, question_math, item["answer"], match.extracted.value),
         "stem_shared_by": item.get("stem_shared_by", 1),
@@ -210,13 +211,13 @@ def _reversed_problem(train_math: Tokens, question_math: Tokens, gold: str, extr
     }
 
 
-def _gold_words_in_output(output: str, gold: str, prompt_words: list[str]) -> float | None:
+def _gold_words_in_output(output: str, gold_stems: set[str], prompt_words: list[str]) -> float | None:
     """Share of the gold answer's content words that the output uses: free-text answers
     ("There are no bodies buried in Hoover Dam") agree without being equal. Words the
     prompt already has do not count (an output repeats its question's names), nor do
     numbers and one-letter words ("19.6 m" is compared as a number). None when no such
     word is left."""
-    wanted = content_stems(tokenize(gold).words) - content_stems(prompt_words)
+    wanted = gold_stems - content_stems(prompt_words)
     return len(wanted & content_stems(tokenize(output).words)) / len(wanted) if wanted else None
 
 

@@ -134,10 +134,9 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
         pl.col("gold_content_words").fill_null(0) < OPEN_GOLD_WORDS
     )
     words_agree = unknown & (pl.col("gold_words_in_output").fill_null(0.0) >= rules.answer_words_share) & ~mentioned
+    few_options = pl.col("options_shown").fill_null(0.0) < BOILERPLATE_OPTIONS_SHOWN
     # The gold option's text stated in the prompt, its other options not shown: the prompt carries the answer.
-    states_gold = pl.col("gold_option_in_prompt").fill_null(False) & (
-        pl.col("options_shown").fill_null(0.0) < BOILERPLATE_OPTIONS_SHOWN
-    )
+    states_gold = pl.col("gold_option_in_prompt").fill_null(False) & few_options
     question_word_changed = (
         pl.col("intent_words_changed").list.eval(pl.element().is_in(list(QUESTION_WORDS))).list.any()
     )
@@ -151,22 +150,17 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
         & (pl.col("shared_formulas") == pl.col("shared_formulas_common"))
     )
     # A boilerplate stem shared, with other options: the stem names no item, its options do.
-    boilerplate_only = pl.col("boilerplate_stem").fill_null(False) & (
-        pl.col("options_shown").fill_null(0.0) < BOILERPLATE_OPTIONS_SHOWN
-    )
+    boilerplate_only = pl.col("boilerplate_stem").fill_null(False) & few_options
+    enough_kept = pl.col("kept_words") >= rules.one_detail_kept_words
     # One place changed, the rest of the question kept: one detail changed, however many words it took.
-    one_detail = (
-        (pl.col("changed_spans") == 1)
-        & (pl.col("kept_words") >= changed)
-        & (pl.col("kept_words") >= rules.one_detail_kept_words)
-    )
+    one_detail = (pl.col("changed_spans") == 1) & (pl.col("kept_words") >= changed) & enough_kept
     close = pl.col("cosine") >= rules.unknown_answer_cosine
+    reworded = pl.col("cosine") >= rules.same_answer_cosine  # close enough for a rewording with other evidence
+    no_output = pl.col("output_words") == 0
     # Most of the wording kept, and enough of it: the same template, which needs less closeness in
     # meaning than a looser one (the detail that changed is what moves the cosine).
     mostly_kept = (
-        template
-        & (pl.col("kept_words") >= rules.mostly_kept_share * (pl.col("kept_words") + changed))
-        & (pl.col("kept_words") >= rules.one_detail_kept_words)
+        template & (pl.col("kept_words") >= rules.mostly_kept_share * (pl.col("kept_words") + changed)) & enough_kept
     )
     math_changed = (
         pl.col("numbers_only_in_train").list.len()
@@ -196,32 +190,13 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
         ("one_detail_changed", SBD, one_detail & (different | (unknown & detail))),
         ("template_answer_differs", SBD, template & different),
         ("template_detail_changed", SBD, template & unknown & close),
-        ("reversed_problem", SBD, reversed_problem & (pl.col("cosine") >= rules.same_answer_cosine)),
-        (
-            "reversed_question",
-            SBD,
-            states_gold & question_word_changed & ~different & (pl.col("cosine") >= rules.same_answer_cosine),
-        ),
-        (
-            "mostly_kept_detail_changed",
-            SBD,
-            mostly_kept & ~same & detail & (pl.col("cosine") >= rules.same_answer_cosine),
-        ),
+        ("reversed_problem", SBD, reversed_problem & reworded),
+        ("reversed_question", SBD, states_gold & question_word_changed & ~different & reworded),
+        ("mostly_kept_detail_changed", SBD, mostly_kept & ~same & detail & reworded),
         ("paraphrase", GRAY, (pl.col("cosine") >= min_cosine) & ~different),
-        ("question_only", GRAY, (pl.col("output_words") == 0) & close),
-        (
-            "question_states_answer",
-            GRAY,
-            (pl.col("output_words") == 0)
-            & states_gold
-            & (pl.col("cosine") >= rules.same_answer_cosine)
-            & numbers_kept,
-        ),
-        (
-            "same_answer_reworded",
-            GRAY,
-            (pl.col("cosine") >= rules.same_answer_cosine) & (same | words_agree) & numbers_kept,
-        ),
+        ("question_only", GRAY, no_output & close),
+        ("question_states_answer", GRAY, no_output & states_gold & reworded & numbers_kept),
+        ("same_answer_reworded", GRAY, reworded & (same | words_agree) & numbers_kept),
         (
             "translation",
             GRAY,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import socket
@@ -23,29 +24,21 @@ def shared_data() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-_PREFECT_TEMPLATE: list[Path] = []
-
-
+@functools.cache
 def _migrated_prefect_db() -> Path | None:
-    """A Prefect database already at the head migration, made once per test session.
+    """A Prefect database already at the head migration, made once per test session (None if that fails).
 
     Every `curate` subprocess without PREFECT_API_URL starts Prefect's ephemeral server, which
     migrates an empty SQLite database first: about 10 s each on a busy two-core machine. A test's
     PREFECT_HOME gets a copy of this one instead (the server still checks it is at head)."""
-    if not _PREFECT_TEMPLATE:
-        home = Path(tempfile.mkdtemp(prefix="curate-test-prefect-"))
-        atexit.register(shutil.rmtree, home, True)
-        env = {**os.environ, "PREFECT_HOME": str(home), "DO_NOT_TRACK": "1"}
-        env.pop("PREFECT_API_URL", None)
-        done = subprocess.run(
-            [sys.executable, "-m", "prefect", "--no-prompt", "server", "database", "upgrade", "-y"],
-            env=env,
-            capture_output=True,
-            timeout=300,
-        )
-        _PREFECT_TEMPLATE.append(home / "prefect.db" if done.returncode == 0 else Path())
-    db = _PREFECT_TEMPLATE[0]
-    return db if db.name == "prefect.db" and db.is_file() else None
+    home = Path(tempfile.mkdtemp(prefix="curate-test-prefect-"))
+    atexit.register(shutil.rmtree, home, True)
+    env = {**os.environ, "PREFECT_HOME": str(home), "DO_NOT_TRACK": "1"}
+    env.pop("PREFECT_API_URL", None)
+    command = [sys.executable, "-m", "prefect", "--no-prompt", "server", "database", "upgrade", "-y"]
+    done = subprocess.run(command, env=env, capture_output=True, timeout=300)
+    db = home / "prefect.db"
+    return db if done.returncode == 0 and db.is_file() else None
 
 
 def _seed_prefect_home(home: Path) -> None:

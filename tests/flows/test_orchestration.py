@@ -75,17 +75,19 @@ def _files(run_dir: Path) -> dict[str, tuple[bytes, int]]:
 
 def _query(api: str, path: str, body: dict) -> list[dict]:
     """POST a filter to the server's API. On a busy machine the server (SQLite, while a scheduled
-    run writes to it) can be slow to answer: a timed-out read is asked again, for up to two minutes."""
+    run writes to it) can be slow to answer: a timed-out read or a server error is asked again, for
+    up to two minutes; a request the server refuses (4xx) fails at once."""
     deadline = time.monotonic() + 120
     while True:
         try:
             response = httpx.post(f"{api}/{path}", json=body, timeout=30)
-            response.raise_for_status()
-            return response.json()
-        except (httpx.TransportError, httpx.HTTPStatusError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
+            if response.status_code < 500:
+                return response.raise_for_status().json()
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the Prefect server did not answer {path} within two minutes")
+        time.sleep(1)
 
 
 def _task_states(api: str, out: Path) -> dict[str, str]:

@@ -122,7 +122,15 @@ def check_file(
         multilingual = multilingual_vectors(texts, benchmarks, multilingual_encode)
     embedded = time.perf_counter()
     result = contamination_check(
-        records, train_vectors, benchmarks, stems, full, config, bench_vectors_tail=tails, multilingual=multilingual
+        records,
+        train_vectors,
+        benchmarks,
+        stems,
+        full,
+        config,
+        bench_vectors_tail=tails,
+        multilingual=multilingual,
+        encode=cache.encode,
     )
     CHECK["last_result"] = (records, result)
     verdicts = result.evidence.filter(pl.col("reported")).select(
@@ -355,6 +363,7 @@ SWEEP = {
     "translation_cosine": [0.65, 0.7, 0.75, 0.8, 0.85],
     "one_detail_kept_words": [3, 4, 5, 6, 7],
     "mostly_kept_share": [0.5, 0.55, 0.6, 0.65, 0.7],
+    "meaning_margin": [0.05, 0.1, 0.15, 0.2, 0.25],
 }
 
 

@@ -337,6 +337,9 @@ class LeakRules(Strict):
     # Mostly kept: at least this share of the compared words kept (kept / (kept + changed)); such a
     # template with a changed detail is similar-but-different down to same_answer_cosine.
     mostly_kept_share: float = Field(0.6, ge=0.0, le=1.0)
+    # A row's answer means an option (pipeline/contamination/answer_meaning.py) when that option is the
+    # nearest to it at a cosine of at least same_answer_cosine, and the next option at least this far behind.
+    meaning_margin: float = Field(0.15, ge=0.0, le=2.0)
 
 
 class JudgeConfig(Strict):

@@ -8,7 +8,8 @@ stage scores first and decides second:
    the closest few down to `candidate_cosine`, exact matches and 13/8-gram overlaps,
    against the stem, the stem with options and (optionally) a passage item's question;
 2. evidence (contamination.evidence): cosines, n-gram coverage, lexical similarity, the word
-   diff and its changed details, answer agreement - stored per pair;
+   diff and its changed details, answer agreement - stored per pair; and, where an embedder is
+   given, the option a row's answer means (contamination.answer_meaning);
 3. decision (contamination.classifier): transparent rules give each pair a category and the
    rule that decided it; a row's verdict is a duplicate pair if it has one, else its
    closest flagged pair. Review-ledger verdicts, where given, override pair by pair.
@@ -24,10 +25,13 @@ rows, and the closest clean pairs are what a reviewer calibrates thresholds on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 
 from pipeline.config.run_config import ContaminationConfig, LeakCategory
+from pipeline.contamination.answer_meaning import with_answer_meaning
 from pipeline.contamination.candidates import find_leak_candidates
 from pipeline.contamination.classifier import CLEAN, classify_leaks, row_leaks
 from pipeline.contamination.evidence import leak_evidence
@@ -223,13 +227,15 @@ def contamination_check(
     *,
     bench_vectors_tail: np.ndarray | None = None,
     multilingual: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    encode: Callable[[list[str]], np.ndarray] | None = None,
 ) -> StageResult:
     """Score every candidate pair, then decide (see the module docstring).
 
     `train` has RECORD_SCHEMA, row-aligned with `train_vectors` (instruction + input
     embedded); the benchmark vectors are row-aligned with `benchmarks` (stem, stem with
     options, and optionally the question lines of passage-based items from
-    `candidates.tail_vectors`), all from the same embedder.
+    `candidates.tail_vectors`), all from the same embedder. `encode` (that embedder) reads
+    answers by meaning (contamination.answer_meaning); without it the pairs have none.
     """
     if len(train_vectors) != train.height:
         raise ValueError(f"{len(train_vectors)} vectors for {train.height} training rows")
@@ -245,6 +251,7 @@ def contamination_check(
         bench_vectors_tail,
         multilingual,
     )
+    scored = with_answer_meaning(scored, train, benchmarks, encode)
     return decide_leaks(train, scored, config, verdicts, searched_at=config.searched_at())
 
 

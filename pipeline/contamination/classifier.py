@@ -42,7 +42,8 @@ an exponent inside LaTeX or an expression: pipeline.text.math_tokens), `intent_w
    words: no prose word of the item is kept (`kept_content_words` 0).
 9. boilerplate_only -> clean: the item's stem is multiple-choice boilerplate (function words
    and words like "statements", "correct", "true": candidates.is_boilerplate_stem) and the prompt
-   shows fewer than `BOILERPLATE_OPTIONS_SHOWN` of its options: the stem names no item.
+   shows fewer than `BOILERPLATE_OPTIONS_SHOWN` of its options: the stem names no item. Unless
+   the row's answer means the gold option (rule 20's reading): that names the item.
 10. one_detail_changed -> similar-but-different: the question changed in one place only
    (`changed_spans` 1), with at least as many words kept as changed and `one_detail_kept_words` kept
    (a short knowledge question with its subject swapped keeps no 8-gram and a low cosine),
@@ -86,7 +87,15 @@ an exponent inside LaTeX or an expression: pipeline.text.math_tokens), `intent_w
    "Explain ...", "Why ...", "How does ...") is answered at length, so its output naming a gold
    answer of fewer than `OPEN_GOLD_WORDS` content words ("chloroplast") does not agree by words:
    the gold is mentioned on the way, not given.
-20. translation -> gray-area: a prompt that is not English (the cross-lingual channel embedded
+20. same_answer_by_meaning -> gray-area: the row's answer (its output; with none, what its prompt
+   says after "Answer:" or as a statement) means the gold option in other words - the nearest of the
+   item's options by the model's cosine, at least `same_answer_cosine`, the next at least
+   `meaning_margin` behind (contamination.answer_meaning) - and the question is reworded at a cosine
+   of at least `same_answer_cosine`, the numbers kept: rule 19 with the answer read by meaning
+   ("Lombroso asserted that: Response: certain individuals are pushed towards criminal activity
+   due to biological deficiencies" gives "biological failings drove some people into crime").
+   As in rule 19, an open question's explanation that mentions a short gold answer does not give it.
+21. translation -> gray-area: a prompt that is not English (the cross-lingual channel embedded
    it: contamination.cross_lingual) at a multilingual cosine of at least `translation_cosine`,
    the answer not shown to differ and the numbers kept.
 Otherwise clean (`no_rule`): e.g. a same-topic question with another answer.
@@ -109,6 +118,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.config.run_config import LeakCategory, LeakRules
+from pipeline.contamination.answer_meaning import MEANING_SCHEMA
 from pipeline.text.word_diff import QUESTION_WORDS
 
 DUPLICATE, GRAY, SBD, CLEAN = (c.value for c in LeakCategory)
@@ -149,8 +159,6 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
         & (pl.col("shared_formulas") > 0)
         & (pl.col("shared_formulas") == pl.col("shared_formulas_common"))
     )
-    # A boilerplate stem shared, with other options: the stem names no item, its options do.
-    boilerplate_only = pl.col("boilerplate_stem").fill_null(False) & few_options
     enough_kept = pl.col("kept_words") >= rules.one_detail_kept_words
     # One place changed, the rest of the question kept: one detail changed, however many words it took.
     one_detail = (pl.col("changed_spans") == 1) & (pl.col("kept_words") >= changed) & enough_kept
@@ -171,6 +179,15 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
     intent_changed = pl.col("intent_words_changed").list.len() > 0
     detail = math_changed | intent_changed | (pl.col("changed_content_words") > 0) | pl.col("negation_flip")
     numbers_kept = pl.col("numbers_kept").is_null() | (pl.col("numbers_kept") >= rules.numbers_kept_share)
+    # The row's answer means the gold option, clearly nearer to it than to any other option.
+    means_gold = (
+        pl.col("meaning_gold").fill_null(False)
+        & (pl.col("meaning_cosine").fill_null(-1.0) >= rules.same_answer_cosine)
+        & (pl.col("meaning_margin").fill_null(0.0) >= rules.meaning_margin)
+    )
+    # A boilerplate stem shared, with other options: the stem names no item, its options do (unless the
+    # row's answer means the gold option: then it names the item by that option).
+    boilerplate_only = pl.col("boilerplate_stem").fill_null(False) & few_options & ~means_gold
     reversed_problem = (
         pl.col("gold_in_prompt")
         & (pl.col("bench_numbers_missing").list.len() > 0)
@@ -197,6 +214,7 @@ def decision_rules(rules: LeakRules, min_cosine: float) -> list[tuple[str, str, 
         ("question_only", GRAY, no_output & close),
         ("question_states_answer", GRAY, no_output & states_gold & reworded & numbers_kept),
         ("same_answer_reworded", GRAY, reworded & (same | words_agree) & numbers_kept),
+        ("same_answer_by_meaning", GRAY, reworded & means_gold & ~different & numbers_kept & ~mentioned),
         (
             "translation",
             GRAY,
@@ -209,7 +227,13 @@ def classify_leaks(evidence: pl.DataFrame, rules: LeakRules, min_cosine: float) 
     """The evidence frame with `category` and `rule` added (first matching rule wins)."""
     # a frame scored without the cross-lingual channel (or before it existed) has no multilingual cosine
     # ... and one scored before issue 15's second pass has no open_question / gold_content_words (null: not open)
-    added = {"cosine_multilingual": pl.Float64(), "open_question": pl.Boolean(), "gold_content_words": pl.Int64()}
+    # ... and one scored before answers were read by meaning has no meaning_* columns (null: not read)
+    added = {
+        "cosine_multilingual": pl.Float64(),
+        "open_question": pl.Boolean(),
+        "gold_content_words": pl.Int64(),
+        **MEANING_SCHEMA,
+    }
     missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in added.items() if name not in evidence.columns]
     if missing:
         evidence = evidence.with_columns(missing)

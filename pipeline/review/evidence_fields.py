@@ -21,6 +21,12 @@ GROUPS: dict[str, dict[str, str]] = {
         "gold_in_prompt": "the benchmark's gold answer appears in the prompt (a problem asked backwards)",
         "answer_is_bench_number": "the row's answer is one of the numbers the benchmark question gives",
         "output_words": "words in the row's output (0: a question with no answer)",
+        "meaning_from": "where the row's answer was read by meaning: its output, after 'Answer:' in the prompt, "
+        "or the prompt as a statement",
+        "meaning_option": "the option nearest the row's answer in meaning (embedding cosine)",
+        "meaning_cosine": "the cosine between the row's answer and that option",
+        "meaning_margin": "how far the next option is behind it (a clear choice has a wide margin)",
+        "meaning_gold": "the option nearest in meaning is the gold one",
     },
     "wording": {
         "compared_with": "the benchmark text the word diff was read against (stem, stem with options, question)",

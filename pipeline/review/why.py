@@ -42,6 +42,7 @@ RULE_TEXT = {
     "question_only": "the question alone (no output) at {cosine}",
     "question_states_answer": "the question with its gold answer stated in the prompt (no output) at {cosine}",
     "same_answer_reworded": "reworded at {cosine}, {answer}",
+    "same_answer_by_meaning": "reworded at {cosine}, {meaning}",
     "translation": "a translation (multilingual cosine {multilingual}), {answer}",
     "no_rule": "no rule matched ({cosine}, {answer})",
 }
@@ -138,6 +139,17 @@ def answer_text(ev: Mapping[str, Any], question: str | None, gold: str | None, p
     return "no readable answer"
 
 
+def meaning_text(ev: Mapping[str, Any], gold: str | None) -> str:
+    """The gold option as the row's answer read by meaning (contamination.answer_meaning)."""
+    where = {"output": "its output", "prompt answer": "the answer in its prompt", "prompt statement": "its prompt"}
+    said = where.get(str(ev.get("meaning_from")), "its answer")
+    cosine, margin = _num(ev.get("meaning_cosine")), _num(ev.get("meaning_margin"))
+    closeness = ""
+    if cosine is not None and margin is not None:
+        closeness = f" (cosine {cosine:.2f}, {margin:.2f} ahead of the next option)"
+    return f"{said} means the gold answer in other words: {gold or '?'}{closeness}"
+
+
 def why_line(
     rule: str | None,
     category: str,
@@ -156,6 +168,7 @@ def why_line(
         "template": f"same template ({ratio:.0%} of the wording)" if ratio is not None else "same template",
         "cosine": f"cosine {cosine:.2f}" if cosine is not None else "an unknown cosine",
         "multilingual": f"{_num(ev.get('cosine_multilingual')) or 0:.2f}",
+        "meaning": meaning_text(ev, gold),
     }
     template = RULE_TEXT.get(rule or "")
     if template is None:  # a rule this page does not know: the evidence alone

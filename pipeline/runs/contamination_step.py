@@ -2,7 +2,8 @@
 
 `leak_scores` loads the benchmarks, embeds them (cached), and scores every candidate pair
 of every embedded training row (exact dedup's kept rows, the rows `embed` has vectors for)
-against them: `stages/leak_scores/scores.parquet`, with the cosine it searched at in its
+against them, then reads the rows' answers to multiple-choice items by meaning (cached too):
+`stages/leak_scores/scores.parquet`, with the cosine it searched at in its
 stats. It reads no threshold above that, no rule, action or verdict, so changing those
 reuses it; and because it scores the rows before semantic dedup, a changed dedup threshold
 reuses it too (a row's candidates depend on that row alone).
@@ -27,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.config.run_config import ContaminationConfig, RunConfig, config_from_dict, expand_env
+from pipeline.contamination.answer_meaning import with_answer_meaning
 from pipeline.contamination.benchmark_index import BenchmarkIndex, load_index
 from pipeline.contamination.benchmarks import BUILTIN_BENCHMARKS, benchmark_specs, load_benchmark
 from pipeline.contamination.candidates import tail_vectors
@@ -131,6 +133,8 @@ def leak_scores(
         scored = score_pairs(
             records, vectors, benchmarks, found.stems, found.full, config.contamination, found.tails, multilingual
         )
+    # Answers read by meaning, over the union in this process: the same texts in the same batches, sharded or not.
+    scored = with_answer_meaning(scored, records, benchmarks, cache.encode)
     cross_lingual_rows = int(np.count_nonzero(np.abs(multilingual[0]).sum(axis=1))) if multilingual else 0
     stats = {
         "rows": records.height,
@@ -139,6 +143,7 @@ def leak_scores(
         "benchmarks": {name: int(n) for name, n in benchmarks.group_by("benchmark").len().iter_rows()},
         "benchmark_embeddings": cache.describe(),
         "cross_lingual_rows": cross_lingual_rows,  # prompts also matched with the multilingual model
+        "answers_read_by_meaning": int(scored["meaning_from"].is_not_null().sum()),  # pairs (answer_meaning)
         "run": {
             "benchmark_embeddings": cache.counts(),
             **({"benchmark_index": {"folder": str(index.folder), "hits": index.hits}} if index else {}),

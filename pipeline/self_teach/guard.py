@@ -75,7 +75,9 @@ def guard_questions(
     stems = encode(benchmarks["question"].to_list())
     full = encode(benchmarks["question_with_choices"].to_list())
     tails = tail_vectors(benchmarks, encode, stems.shape[1])
-    result = contamination_check(records, vectors, benchmarks, stems, full, config, bench_vectors_tail=tails)
+    result = contamination_check(
+        records, vectors, benchmarks, stems, full, config, bench_vectors_tail=tails, encode=encode
+    )
     dropped = result.dropped
     position = {key: i for i, key in enumerate(records["row_key"].to_list())}
     gone = [position[key] for key in dropped["row_key"].to_list()]

@@ -38,7 +38,7 @@ def cases() -> tuple[pl.DataFrame, pl.DataFrame, tuple]:
 
 def check(cases, config: ContaminationConfig = CONFIG):
     train, bench, (train_vectors, stems, full) = cases
-    return contamination_check(train, train_vectors, bench, stems, full, config)
+    return contamination_check(train, train_vectors, bench, stems, full, config, encode=packaged_embedder().encode)
 
 
 def verdicts(result) -> dict[str, str]:

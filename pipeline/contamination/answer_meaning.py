@@ -73,16 +73,23 @@ def with_answer_meaning(
     benchmarks: pl.DataFrame,
     encode: Callable[[list[str]], np.ndarray] | None,
 ) -> pl.DataFrame:
-    """`evidence` (train_index, bench_index, ...) with MEANING_SCHEMA's columns; all null where
-    `encode` is None or a pair's item has fewer than two options or its row states no answer."""
+    """`evidence` (train_index, bench_index, answer_agreement, answer_kind, ...) with MEANING_SCHEMA's
+    columns; null where `encode` is None, the item has fewer than two options, the row states no
+    answer, or its words already gave one (agreement same or different, not by a bare letter)."""
     nulls = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in MEANING_SCHEMA.items()]
     if encode is None or evidence.is_empty():
         return evidence.with_columns(nulls)
     instructions, inputs, outputs = (train[c].fill_null("").to_list() for c in ("instruction", "input", "output"))
     n_options = benchmarks["choices"].list.len().fill_null(0).to_list()
+    # Where the words already gave an answer (an option's text, a number) the meaning adds nothing; a bare
+    # letter is read again, since it counts only when the prompt shows the gold option's text.
+    read = [
+        agreement == "unknown" or kind == "letter"
+        for agreement, kind in zip(evidence["answer_agreement"].to_list(), evidence["answer_kind"].to_list())
+    ]
     plan: list[tuple[int, str, str, int]] = []  # (pair, answer text, where from, bench index)
     for pair, (t, b) in enumerate(zip(evidence["train_index"].to_list(), evidence["bench_index"].to_list())):
-        if n_options[b] < 2:
+        if n_options[b] < 2 or not read[pair]:
             continue
         found = answer_text(embedding_text(instructions[t], inputs[t]), outputs[t])
         if found is not None:

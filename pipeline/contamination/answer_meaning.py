@@ -103,8 +103,7 @@ def with_answer_meaning(
         options[b], labels[b] = list(row["choices"]), list(row["choice_labels"] or [])
         gold[b] = gold_index(options[b], labels[b], row["answer"] or "", row["answer_label"] or "")
     texts = list(dict.fromkeys([text for _, text, _, _ in plan] + [o for b in items for o in options[b]]))
-    vectors = encode(texts)
-    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    vectors = encode(texts)  # unit length, like every vector the check compares
     where = {text: i for i, text in enumerate(texts)}
     columns: dict[str, list] = {name: [None] * evidence.height for name in MEANING_SCHEMA}
     for pair, text, origin, b in plan:
